@@ -1,0 +1,465 @@
+"""Datasets, fitting, evaluation and model versions.
+
+The dataset is ``training_data/<category>/*.eml`` parsed exactly as in
+production, plus corrections staff made (the raw message with its corrected
+category). Near-duplicates (word 5-gram Jaccard ≥ 0.5) are grouped so that
+they never sit on both sides of a split. Evaluation is stratified, grouped
+cross-validation; a candidate is promoted only when its macro-F1 on the
+held-out split is not worse than the active model's.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import platform
+import sys
+import time
+import zipfile
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sklearn
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.compose import ColumnTransformer
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
+from sklearn.model_selection import StratifiedGroupKFold
+from sklearn.pipeline import Pipeline
+from sklearn.svm import LinearSVC
+
+from triage import features
+from triage.classifier import (
+    Classifier,
+    ModelCard,
+    file_sha256,
+    load_pipeline,
+    read_registry,
+    sender_rule,
+    write_registry,
+)
+from triage.config import CATEGORIES, LimitsConfig
+from triage.errors import ModelError
+from triage.message import Email, parse
+from triage.publications import PublicationIndex
+from triage.text import jaccard, shingles
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class Dataset:
+    emails: list[Email]
+    labels: list[str]
+    sources: list[str]
+    rows: list[tuple[str, str, str, str]] = field(default_factory=list)
+    groups: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def counts(self) -> dict[str, int]:
+        return dict(sorted(Counter(self.labels).items()))
+
+    def featurise(self, pubs: PublicationIndex) -> None:
+        self.rows = [features.row(e, pubs) for e in self.emails]
+        self.groups = near_duplicate_groups([r[0] + " " + r[1] for r in self.rows])
+
+
+def load_directory(data_dir: Path, limits: LimitsConfig) -> Dataset:
+    """Every ``<category>/*.eml`` under ``data_dir``; unknown folders are an error."""
+    if not data_dir.is_dir():
+        raise ModelError(f"{data_dir}: training data folder not found")
+    ds = Dataset([], [], [])
+    for sub in sorted(p for p in data_dir.iterdir() if p.is_dir()):
+        if sub.name not in CATEGORIES:
+            raise ModelError(f"{sub}: not a category folder ({', '.join(CATEGORIES)})")
+        for path in sorted(sub.glob("*.eml")):
+            ds.emails.append(parse(path.read_bytes(), limits))
+            ds.labels.append(sub.name)
+            ds.sources.append(str(path))
+    if not ds.labels:
+        raise ModelError(f"{data_dir}: no .eml files in category folders")
+    return ds
+
+
+def add_examples(ds: Dataset, examples: Sequence[tuple[bytes, str, str]], limits: LimitsConfig) -> None:
+    """Add (raw bytes, category, source) examples, e.g. staff corrections."""
+    for raw, label, source in examples:
+        ds.emails.append(parse(raw, limits))
+        ds.labels.append(label)
+        ds.sources.append(source)
+
+
+# ----------------------------------------------------------- near-duplicates
+
+_PRIME = (1 << 31) - 1
+
+
+def near_duplicate_groups(texts: Sequence[str], threshold: float = 0.5, n: int = 5) -> np.ndarray:
+    """A group id per text; texts whose word ``n``-gram Jaccard similarity is at
+    least ``threshold`` share a group (MinHash with banding finds candidates,
+    the exact Jaccard confirms them)."""
+    sets = [shingles(t, n) for t in texts]
+    parent = list(range(len(texts)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    rng = np.random.default_rng(7)
+    a = rng.integers(1, _PRIME, (32, 1), dtype=np.int64)
+    b = rng.integers(0, _PRIME, (32, 1), dtype=np.int64)
+    buckets: dict[tuple[int, tuple[int, ...]], list[int]] = {}
+    for i, sh in enumerate(sets):
+        if not sh:
+            continue
+        arr = np.fromiter(sh, dtype=np.int64, count=len(sh))[None, :]
+        sig = ((a * arr + b) % _PRIME).min(axis=1).tolist()
+        for band in range(8):
+            buckets.setdefault((band, tuple(sig[band * 4:(band + 1) * 4])), []).append(i)
+    for members in buckets.values():
+        for j in members[1:]:
+            i = members[0]
+            if find(i) != find(j) and jaccard(sets[i], sets[j]) >= threshold:
+                parent[find(j)] = find(i)
+    return np.array([find(i) for i in range(len(texts))])
+
+
+# ----------------------------------------------------------- the model
+
+
+def build_pipeline() -> Pipeline:
+    """The classifier: word and character n-grams of the new text, words of the
+    subject and of the quoted text, and the signal tokens, into a linear SVM
+    whose scores are calibrated into probabilities (Platt scaling on 5-fold
+    out-of-fold scores, one final SVM). Weights and C were chosen by grouped
+    cross-validation (see README, "Classifier")."""
+    columns = ColumnTransformer(
+        [
+            ("subject", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2,
+                                        max_features=20_000), 0),
+            ("new_words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2,
+                                          max_df=0.9, max_features=20_000), 1),
+            ("new_chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True,
+                                          min_df=2, max_features=30_000), 1),
+            ("quoted", TfidfVectorizer(sublinear_tf=True, min_df=2, max_features=20_000), 2),
+            ("signals", CountVectorizer(binary=True, token_pattern=r"\S+", lowercase=False),  # noqa: S106
+             3),
+        ],
+        transformer_weights={"subject": 0.7, "new_words": 1.0, "new_chars": 1.0, "quoted": 0.35,
+                             "signals": 0.2},
+    )
+    svm = LinearSVC(C=1.0, class_weight="balanced", max_iter=5000)
+    return Pipeline([("features", columns),
+                     ("model", CalibratedClassifierCV(svm, method="sigmoid", cv=5, ensemble=False))])
+
+
+def _compact(pipeline: Pipeline) -> None:
+    """Make the fitted vectorizers cheap to save: drop ``stop_words_`` (terms cut
+    by max_df/max_features, only needed for introspection) and store the
+    vocabulary's indices as plain ints (numpy scalars become one file each)."""
+    for _, transformer, _ in pipeline.named_steps["features"].transformers_:
+        if hasattr(transformer, "stop_words_"):
+            transformer.stop_words_ = None
+        if hasattr(transformer, "vocabulary_"):
+            transformer.vocabulary_ = {k: int(v) for k, v in transformer.vocabulary_.items()}
+
+
+def fit(rows: Sequence[tuple[str, str, str, str]], labels: Sequence[str]) -> Pipeline:
+    pipeline = build_pipeline()
+    pipeline.fit(features.matrix(rows), np.asarray(labels))
+    _compact(pipeline)
+    return pipeline
+
+
+# ----------------------------------------------------------- evaluation
+
+
+def splits(ds: Dataset, folds: int = 5, seed: int = 13) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Stratified folds that keep each near-duplicate group on one side."""
+    sgkf = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    return list(sgkf.split(np.zeros(len(ds)), np.asarray(ds.labels), ds.groups))
+
+
+def cross_val_probabilities(ds: Dataset, pubs: PublicationIndex, folds: int = 5,
+                            progress: Progress | None = None) -> tuple[np.ndarray, list[str]]:
+    """Out-of-fold probabilities for every example (columns in CATEGORIES order),
+    after the same sender rule the classifier applies in production."""
+    probs = np.zeros((len(ds), len(CATEGORIES)))
+    for k, (train, test) in enumerate(splits(ds, folds), start=1):
+        if progress:
+            progress(f"cross-validation fold {k}/{folds} (train {len(train)}, test {len(test)})")
+        model = fit([ds.rows[i] for i in train], [ds.labels[i] for i in train])
+        probs[test] = predict(model, [ds.emails[i] for i in test], [ds.rows[i] for i in test], pubs)
+    return probs, list(CATEGORIES)
+
+
+def predict(model: Pipeline, emails: Sequence[Email], rows: Sequence[tuple[str, str, str, str]],
+            pubs: PublicationIndex) -> np.ndarray:
+    """Probabilities (columns in CATEGORIES order) with the sender rule applied."""
+    raw = model.predict_proba(features.matrix(rows))
+    out = np.zeros((len(rows), len(CATEGORIES)))
+    for j, c in enumerate(model.classes_):
+        out[:, CATEGORIES.index(str(c))] = raw[:, j]
+    for i, email in enumerate(emails):
+        rule = sender_rule(email, pubs)
+        if rule is not None:
+            mask = np.array([c in rule[0] for c in CATEGORIES])
+            out[i] = np.where(mask, out[i], 0.0)
+            out[i] /= out[i].sum() or 1.0
+    return out
+
+
+def report(y_true: Sequence[str], probs: np.ndarray, classes: Sequence[str]) -> dict[str, Any]:
+    """Per-class precision/recall/F1, macro-F1, confusion matrix, calibration
+    error, a reliability table and how much can be filed automatically at a
+    given precision."""
+    y = np.asarray(y_true)
+    pred = np.asarray(classes)[probs.argmax(axis=1)]
+    conf = probs.max(axis=1)
+    p, r, f, s = precision_recall_fscore_support(y, pred, labels=list(classes), zero_division=0)
+    correct = pred == y
+    return {
+        "examples": len(y),
+        "accuracy": float(correct.mean()),
+        "macro_f1": float(f1_score(y, pred, labels=list(classes), average="macro", zero_division=0)),
+        "per_class": {c: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]),
+                          "support": int(s[i])} for i, c in enumerate(classes)},
+        "confusion": {"labels": list(classes),
+                      "matrix": confusion_matrix(y, pred, labels=list(classes)).tolist()},
+        "ece": expected_calibration_error(conf, correct),
+        "reliability": reliability_table(conf, correct),
+        "coverage": {f"{t:.2f}": coverage_at_precision(conf, correct, t) for t in (0.95, 0.99)},
+    }
+
+
+def expected_calibration_error(conf: np.ndarray, correct: np.ndarray, bins: int = 10) -> float:
+    edges = np.linspace(0, 1, bins + 1)
+    ece = 0.0
+    for lo, hi in itertools.pairwise(edges):
+        mask = (conf > lo) & (conf <= hi)
+        if mask.any():
+            ece += mask.mean() * abs(conf[mask].mean() - correct[mask].mean())
+    return float(ece)
+
+
+def reliability_table(conf: np.ndarray, correct: np.ndarray, bins: int = 10) -> list[dict[str, float]]:
+    edges = np.linspace(0, 1, bins + 1)
+    out = []
+    for lo, hi in itertools.pairwise(edges):
+        mask = (conf > lo) & (conf <= hi)
+        if mask.any():
+            out.append({"lo": float(lo), "hi": float(hi), "count": int(mask.sum()),
+                        "confidence": float(conf[mask].mean()), "accuracy": float(correct[mask].mean())})
+    return out
+
+
+def coverage_at_precision(conf: np.ndarray, correct: np.ndarray, target: float) -> dict[str, float]:
+    """The lowest confidence threshold at which the messages at or above it are
+    right at least ``target`` of the time, and the share of messages it files."""
+    order = np.argsort(-conf)
+    hits = np.cumsum(correct[order])
+    precision = hits / np.arange(1, len(order) + 1)
+    ok = np.nonzero(precision >= target)[0]
+    if len(ok) == 0:
+        return {"threshold": 1.0, "coverage": 0.0, "precision": float("nan")}
+    k = int(ok.max())
+    return {"threshold": float(conf[order][k]), "coverage": float((k + 1) / len(conf)),
+            "precision": float(precision[k])}
+
+
+def choose_thresholds(y_true: Sequence[str], probs: np.ndarray, classes: Sequence[str],
+                      target: float = 0.95) -> tuple[float, dict[str, float]]:
+    """A global threshold for ``target`` precision of auto-filed messages, and a
+    stricter one for any category whose own precision at it falls short."""
+    y = np.asarray(y_true)
+    pred = np.asarray(classes)[probs.argmax(axis=1)]
+    conf = probs.max(axis=1)
+    correct = pred == y
+    glob = max(0.5, round(coverage_at_precision(conf, correct, target)["threshold"], 2))
+    per: dict[str, float] = {}
+    for c in classes:
+        mask = (pred == c) & (conf >= glob)
+        if mask.sum() >= 5 and correct[mask].mean() < target:
+            cov = coverage_at_precision(conf[pred == c], correct[pred == c], target)
+            per[c] = round(min(0.99, max(glob, cov["threshold"])), 2)
+    return glob, per
+
+
+# ----------------------------------------------------------- versions
+
+
+def next_version(model_dir: Path) -> str:
+    taken = [int(p.name[1:]) for p in model_dir.glob("v[0-9]*") if p.name[1:].isdigit()]
+    return f"v{(max(taken) + 1 if taken else 1):04d}"
+
+
+def save_model(model_dir: Path, pipeline: Pipeline, card: dict[str, Any]) -> str:
+    """Write ``pipeline`` and its card as a new version; returns the version."""
+    import skops.io as sio
+
+    model_dir.mkdir(parents=True, exist_ok=True)
+    version = next_version(model_dir)
+    folder = model_dir / version
+    folder.mkdir()
+    path = folder / "model.skops"
+    sio.dump(pipeline, path, compression=zipfile.ZIP_DEFLATED, compresslevel=9)
+    card = {**card, "version": version, "sha256": file_sha256(path),
+            "file_bytes": path.stat().st_size}
+    (folder / "card.json").write_text(json.dumps(card, indent=2) + "\n")
+    return version
+
+
+def environment() -> dict[str, str]:
+    import skops
+
+    return {"python": platform.python_version(), "sklearn": sklearn.__version__,
+            "skops": skops.__version__, "numpy": np.__version__}
+
+
+def promote(model_dir: Path, version: str) -> None:
+    load_pipeline(model_dir, version)  # refuse to promote what cannot be loaded
+    reg = read_registry(model_dir)
+    history = [v for v in reg.get("history", []) if v != version] + [version]
+    write_registry(model_dir, {"active": version, "history": history})
+
+
+def rollback(model_dir: Path) -> str:
+    """Make the previously active version active again; returns it."""
+    reg = read_registry(model_dir)
+    history = list(reg.get("history", []))
+    if len(history) < 2:
+        raise ModelError("no earlier model to roll back to")
+    history.pop()
+    previous = history[-1]
+    load_pipeline(model_dir, previous)
+    write_registry(model_dir, {"active": previous, "history": history})
+    return previous
+
+
+def list_models(model_dir: Path) -> list[ModelCard]:
+    from triage.classifier import load_card
+
+    return [load_card(model_dir, p.name) for p in sorted(model_dir.glob("v[0-9]*"))
+            if (p / "card.json").exists()]
+
+
+# ----------------------------------------------------------- train
+
+
+@dataclass
+class TrainResult:
+    version: str
+    promoted: bool
+    message: str
+    candidate_f1: float
+    current_f1: float | None
+
+
+def train(ds: Dataset, pubs: PublicationIndex, model_dir: Path, *, force: bool = False,
+          progress: Progress | None = None, sources: dict[str, int] | None = None) -> TrainResult:
+    """Fit a candidate, evaluate it and the active model on the same held-out
+    split, save the candidate and promote it unless it is worse."""
+    say = progress or (lambda _m: None)
+    started = time.monotonic()
+    say(f"featurising {len(ds)} examples")
+    ds.featurise(pubs)
+    train_idx, test_idx = splits(ds)[0]
+    say(f"held-out split: {len(train_idx)} train, {len(test_idx)} test")
+    cv_probs, classes = cross_val_probabilities(_subset(ds, train_idx), pubs, progress=say)
+    y_train = [ds.labels[i] for i in train_idx]
+    threshold, per_class = choose_thresholds(y_train, cv_probs, classes)
+    say("fitting the candidate on the training split")
+    candidate = fit([ds.rows[i] for i in train_idx], y_train)
+    held = report([ds.labels[i] for i in test_idx],
+                  predict(candidate, [ds.emails[i] for i in test_idx], [ds.rows[i] for i in test_idx],
+                          pubs), CATEGORIES)
+    current_f1 = _current_f1(ds, test_idx, pubs, model_dir)
+    say("fitting the final model on all examples")
+    final = fit(ds.rows, ds.labels)
+    card = {
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "feature_version": features.FEATURE_VERSION,
+        "sklearn_version": sklearn.__version__,
+        "environment": environment(),
+        "training_examples": ds.counts(),
+        "sources": sources or {},
+        "data_sha256": _data_hash(ds),
+        "threshold": threshold,
+        "thresholds": per_class,
+        "evaluation": {"held_out": held, "cross_validation_on_train": report(y_train, cv_probs, classes)},
+        "train_seconds": round(time.monotonic() - started, 1),
+        "estimator": "LinearSVC + sigmoid calibration over word/char TF-IDF and signal tokens",
+    }
+    version = save_model(model_dir, final, card)
+    cand_f1 = held["macro_f1"]
+    if current_f1 is not None and cand_f1 < current_f1 and not force:
+        msg = (f"kept the current model: candidate {version} macro-F1 {cand_f1:.3f} is worse than "
+               f"{current_f1:.3f} on the same held-out split (use --force to promote anyway)")
+        return TrainResult(version, False, msg, cand_f1, current_f1)
+    promote(model_dir, version)
+    was = f" (current {current_f1:.3f})" if current_f1 is not None else ""
+    return TrainResult(version, True, f"promoted {version}: held-out macro-F1 {cand_f1:.3f}{was}",
+                       cand_f1, current_f1)
+
+
+def _subset(ds: Dataset, idx: np.ndarray) -> Dataset:
+    sub = Dataset([ds.emails[i] for i in idx], [ds.labels[i] for i in idx],
+                  [ds.sources[i] for i in idx])
+    sub.rows = [ds.rows[i] for i in idx]
+    sub.groups = ds.groups[idx]
+    return sub
+
+
+def _current_f1(ds: Dataset, test_idx: np.ndarray, pubs: PublicationIndex,
+                model_dir: Path) -> float | None:
+    """Macro-F1 of the active model on the held-out examples (None if there is none,
+    or it cannot be loaded any more, e.g. after a library upgrade)."""
+    try:
+        current = Classifier.load(model_dir, pubs)
+    except ModelError:
+        return None
+    verdicts = current.classify_many([ds.emails[i] for i in test_idx])
+    y = [ds.labels[i] for i in test_idx]
+    return float(f1_score(y, [v.category for v in verdicts], labels=list(CATEGORIES),
+                          average="macro", zero_division=0))
+
+
+def _data_hash(ds: Dataset) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for e, label in sorted(zip((e.sha256 for e in ds.emails), ds.labels, strict=True)):
+        h.update(f"{e}:{label}\n".encode())
+    return h.hexdigest()
+
+
+def evaluate(ds: Dataset, pubs: PublicationIndex, folds: int = 5,
+             progress: Progress | None = None) -> dict[str, Any]:
+    """Stratified, grouped cross-validation over the whole dataset."""
+    ds.featurise(pubs)
+    probs, classes = cross_val_probabilities(ds, pubs, folds, progress)
+    out = report(ds.labels, probs, classes)
+    threshold, per_class = choose_thresholds(ds.labels, probs, classes)
+    out.update({"folds": folds, "training_examples": ds.counts(),
+                "suggested_threshold": threshold, "suggested_thresholds": per_class,
+                "created": datetime.now(UTC).isoformat(timespec="seconds"),
+                "environment": environment()})
+    return out
+
+
+def stderr_progress() -> Progress:
+    start = time.monotonic()
+
+    def say(message: str) -> None:
+        print(f"[{time.monotonic() - start:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+    return say
