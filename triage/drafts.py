@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
@@ -28,6 +29,10 @@ from triage.errors import ConfigError
 from triage.message import Email
 from triage.text import one_line
 
+# A plain addr-spec (RFC 5322 dot-atom local part, a dotted domain): anything
+# else (quotes, comments, encoded words, several addresses) gets no draft.
+_ADDR_SPEC = re.compile(r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+                        r"@[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+")
 DRAFTED = frozenset({"new_complaint", "publication_response", "review_request",
                      "complainant_followup", "out_of_remit"})
 
@@ -62,7 +67,7 @@ def environment(templates_dir: Path) -> SandboxedEnvironment:
 def recipient(email: Email, team: TeamConfig) -> str | NoDraft:
     """Where a reply to ``email`` may go: its Reply-To, else its sender."""
     addr = (email.reply_to[0] if email.reply_to else email.from_addr).strip().lower()
-    if not addr or "@" not in addr or any(c in addr for c in " \r\n\t<>,;\"'()"):
+    if not _ADDR_SPEC.fullmatch(addr):
         return NoDraft("no usable sender or Reply-To address")
     if addr == team.address.lower():
         return NoDraft("the sender is the team's own address")

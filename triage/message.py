@@ -124,13 +124,14 @@ def _parse_full(raw: bytes, digest: str, limits: LimitsConfig) -> Email:
         return _parse_stdlib(raw, digest, limits, why)
     msg: Message = mp.message
     text, new, quoted, body = _texts(msg, limits)
+    sender = _sender(mp.from_, msg)
     return Email(
         sha256=digest,
         size=len(raw),
         message_id=_first_msgid(_header(msg, "message-id")),
         subject=_clean(str(mp.subject or "")),
-        from_name=_clean(mp.from_[0][0]) if mp.from_ else "",
-        from_addr=_addr(mp.from_[0][1]) if mp.from_ else "",
+        from_name=_clean(sender[0]),
+        from_addr=_addr(sender[1]),
         reply_to=tuple(_addr(a) for _, a in mp.reply_to if a),
         to=tuple(_addr(a) for _, a in mp.to if a),
         cc=tuple(_addr(a) for _, a in (mp.cc or []) if a),
@@ -147,6 +148,19 @@ def _parse_full(raw: bytes, digest: str, limits: LimitsConfig) -> Email:
         forwarded=tuple(body.forwarded_subjects),
         defects=tuple(sorted(mp.defects_categories)),
     )
+
+
+def _sender(parsed: list[tuple[str, str]], msg: Message) -> tuple[str, str]:
+    """(name, address) of the sender; when mail-parser cannot read a hostile From
+    header, the raw header is read without decoding its encoded words."""
+    if parsed and _addr(parsed[0][1]):
+        return parsed[0][0], parsed[0][1]
+    raw = str(msg.get("from", "") or "")
+    angle = re.findall(r"<([^<>\s]+@[^<>\s]+)>", raw)
+    if angle:
+        return decode_header_value(raw[: raw.rfind("<")].strip().strip('"')), angle[-1]
+    name, addr = email.utils.parseaddr(raw)
+    return decode_header_value(name), addr
 
 
 def _texts(msg: Message, limits: LimitsConfig) -> tuple[str, str, str, _Body]:

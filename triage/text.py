@@ -39,7 +39,7 @@ class _HtmlToText(HTMLParser):
     def _flush(self) -> None:
         text = re.sub(r"[ \t\u00a0]+", " ", "".join(self.line)).strip()
         prefix = "> " * self.quote_depth
-        self.out.append(prefix + text if text or not prefix else prefix.rstrip())
+        self.out.append(prefix + text if text else "")
         self.line = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
