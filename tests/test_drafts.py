@@ -61,7 +61,7 @@ def test_header_injection_through_subject_or_name_is_inert(subject):
     plan = draft_for(raw)
     msg = email.message_from_bytes(plan.raw, policy=default)
     assert msg["Bcc"] is None and msg["Cc"] is None
-    assert [k for k in msg.keys()] == ["From", "To", "Subject", "Date", "Message-ID", "In-Reply-To",
+    assert list(msg.keys()) == ["From", "To", "Subject", "Date", "Message-ID", "In-Reply-To",
                                         "References", "X-Triage-Case", "Content-Type",
                                         "Content-Transfer-Encoding", "MIME-Version"]
     assert "\n" not in msg["Subject"] and "\u202e" not in msg["Subject"]
@@ -95,6 +95,6 @@ def test_templates_are_sandboxed(tmp_path):
     (tmp_path / "drafts" / "new_complaint.txt.j2").write_text("{{ ''.__class__.__mro__[1].__subclasses__() }}")
     from triage.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="template drafts/new_complaint.txt.j2"):
+    with pytest.raises(ConfigError, match=r"template drafts/new_complaint\.txt\.j2"):
         build(parse(message("a@b.org", "x", "y"), LIMITS), category="new_complaint", reference=None,
               team=TEAM, env=environment(tmp_path), context={}, record_id=1, now=datetime.now(UTC))
