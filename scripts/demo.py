@@ -25,7 +25,7 @@ def run(*args: str) -> str:
 
 
 def header(value: str | None) -> str:
-    return str(make_header(decode_header(value or ""))).replace("\n", " ")
+    return " ".join(str(make_header(decode_header(value or ""))).split())
 
 
 def main() -> int:

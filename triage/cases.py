@@ -36,7 +36,10 @@ _WITHDRAW = re.compile(
     re.I,
 )
 _URL = re.compile(r"https?://[^\s<>\"')\]]+", re.I)
-_HEADLINE = re.compile(r"[\"“‘']([^\"”’'\n]{12,160})[\"”’']")
+# A quoted headline: quotation marks right after a word that introduces one.
+_HEADLINE = re.compile(
+    r"\b(?:headlined?|headline was|headline reads|titled|entitled|called|article|story|piece)\b"
+    r"[^\"“‘\n]{0,40}[\"“‘]([^\"”’\n]{12,160})[\"”’]", re.I)
 
 
 @dataclass

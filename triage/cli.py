@@ -471,21 +471,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _case_parser(add: Callable[[str, Handler, str], argparse.ArgumentParser]) -> None:
     sp = add("case", cmd_case, "correct the service: link, stage, merge, category")
-    sp.add_argument("--actor", help="who is making the change (default: your login name)")
     csub = sp.add_subparsers(dest="case_command", required=True)
-    c = csub.add_parser("link", help="put a message on a case")
+    actor = argparse.ArgumentParser(add_help=False)
+    actor.add_argument("--actor", help="who is making the change (default: your login name)")
+    c = csub.add_parser("link", help="put a message on a case", parents=[actor])
     c.add_argument("message", help="message number (from 'triage show') or Message-ID")
     c.add_argument("reference")
-    c = csub.add_parser("stage", help="move a case to a stage")
+    c = csub.add_parser("stage", help="move a case to a stage", parents=[actor])
     c.add_argument("reference")
     c.add_argument("stage")
     c.add_argument("--decision", choices=("assessment", "committee"),
                    help="for stage 'decision': which decision (sets the review window)")
     c.add_argument("--at", help="when it happened (ISO date/time, default now)")
-    c = csub.add_parser("merge", help="merge case SOURCE into case TARGET")
+    c = csub.add_parser("merge", help="merge case SOURCE into case TARGET", parents=[actor])
     c.add_argument("source")
     c.add_argument("target")
-    c = csub.add_parser("category", help="correct a message's category")
+    c = csub.add_parser("category", help="correct a message's category", parents=[actor])
     c.add_argument("message")
     c.add_argument("category", choices=CATEGORIES)
 

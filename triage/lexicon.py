@@ -157,3 +157,8 @@ def lexicon_tokens(text: str) -> list[str]:
     if _DIRECTED.search(text):
         out.append("lex_insult_directed")
     return out
+
+
+def non_members_named(text: str) -> list[str]:
+    """Broadcasters, regulators and non-member titles named in ``text``, as written."""
+    return list(dict.fromkeys(m.group(0) for m in _NON_MEMBER.finditer(text[:20_000])))

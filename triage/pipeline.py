@@ -34,6 +34,7 @@ from triage.cases import CaseContext, Match
 from triage.classifier import Classifier, Verdict
 from triage.config import Config
 from triage.errors import LeaseLost, StoreError
+from triage.lexicon import non_members_named
 from triage.mailbox import Fetched, Mailbox
 from triage.message import Email, parse, sha256_of
 from triage.publications import PublicationIndex
@@ -317,6 +318,11 @@ def record(s: Session, ctx: Context, rec: Message, email: Email, verdict: Verdic
     if m.doubt:
         needs_review = True
         reasons.append(m.doubt)
+    if case is None and not needs_review and verdict.category == "new_complaint":
+        remit = _remit_doubt(ctx, email)
+        if remit:
+            needs_review = True
+            reasons.append(remit)
     if case is None and not needs_review and verdict.category in ("review_request",
                                                                     "publication_response",
                                                                     "complainant_followup"):
@@ -341,6 +347,18 @@ def record(s: Session, ctx: Context, rec: Message, email: Email, verdict: Verdic
                         new=m.related.reference)
     rec.match_evidence = m.describe() or None
     return case
+
+
+def _remit_doubt(ctx: Context, email: Email) -> str | None:
+    """A 'new complaint' that names no member publication but does name a
+    broadcaster or non-member title may be out of remit: a person decides."""
+    text = f"{email.subject}\n{email.new_text}"
+    if ctx.pubs.mentioned(text):
+        return None
+    others = non_members_named(text)
+    if not others:
+        return None
+    return f"names no member publication but mentions {', '.join(others[:3])}: remit to be checked"
 
 
 def _describe(rec: Message, email: Email) -> None:
@@ -378,6 +396,11 @@ def plan_draft(s: Session, ctx: Context, rec: Message, email: Email, verdict: Ve
     s.add(store.Draft(message_pk=rec.id, case_id=case.id if case else None,
                       message_id=plan.message_id, to_addr=plan.to_addr, subject=plan.subject[:500],
                       template=plan.template, raw=plan.raw, state="pending", created_at=utcnow()))
+    timing = extra.get("timing")
+    if case is not None and timing is not None and timing.in_time is False:
+        # The reply asks the complainant why the request is late.
+        cases.add_deadline(s, case, "correspondence", "complainant", utcnow(),
+                           ctx.config.deadlines.correspondence_days)
 
 
 def _rate_limited(s: Session, ctx: Context, plan: drafts.DraftPlan) -> drafts.DraftPlan | drafts.NoDraft:
