@@ -189,7 +189,8 @@ def test_publication_lawyer_from_freemail_and_duplicate_complaint(inbox):
     assert "00002-" not in inbox.triage("cases")
     case = inbox.case(ref)
     cats = [m["category"] for m in case["messages"]]
-    assert cats == ["new_complaint", "new_complaint", "publication_response"], cats
+    # Sending the same complaint again is about the existing case: a follow-up on it.
+    assert cats == ["new_complaint", "complainant_followup", "publication_response"], cats
     assert "similar complaint" in case["messages"][1]["evidence"]
     assert case["messages"][2]["from"] == "tom.reid.law@gmail.com"
     assert f"reference {ref}" in case["messages"][2]["evidence"]

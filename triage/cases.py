@@ -67,8 +67,10 @@ class CaseContext:
 # ------------------------------------------------------------------ matching
 
 
-def match(s: Session, email: Email, verdict: Verdict, ctx: CaseContext) -> Match:
-    """Find the case ``email`` belongs to, from the strongest evidence down."""
+def match(s: Session, email: Email, verdict: Verdict, ctx: CaseContext,
+          received: datetime | None = None) -> Match:
+    """Find the case ``email`` (which arrived at ``received``) belongs to, from
+    the strongest evidence down."""
     found = _by_thread(s, email) + _by_reference(s, email)
     if found:
         return _check(s, email, verdict, ctx, _agree(found))
@@ -79,7 +81,7 @@ def match(s: Session, email: Email, verdict: Verdict, ctx: CaseContext) -> Match
     if verdict.category == "publication_response":
         return _by_publication(s, email, ctx)
     if verdict.category == "new_complaint":
-        return _duplicate_or_related(s, email, ctx)
+        return _duplicate_or_related(s, email, ctx, received or utcnow())
     return Match()
 
 
@@ -256,10 +258,10 @@ def _strip_prefixes(subject: str) -> str:
     return re.sub(r"^\s*((re|fw|fwd|aw)\s*:\s*)+", "", subject or "", flags=re.I).strip()
 
 
-def _duplicate_or_related(s: Session, email: Email, ctx: CaseContext) -> Match:
+def _duplicate_or_related(s: Session, email: Email, ctx: CaseContext, received: datetime) -> Match:
     """The same complainant's recent similar complaint, or another person's case
     about the same article (to be linked as related)."""
-    window = utcnow() - timedelta(days=ctx.config.cases.duplicate_window_days)
+    window = received - timedelta(days=ctx.config.cases.duplicate_window_days)
     for addr in _sender_addresses(email):
         for case in store.open_cases_for(s, addr):
             if case.opened_at >= window:
@@ -304,11 +306,12 @@ def open_case(s: Session, email: Email, ctx: CaseContext, message: Message) -> C
     mentioned = ctx.pubs.mentioned(f"{email.subject}\n{email.new_text}\n{email.quoted_text}")
     pub_row = _publication_row(s, mentioned[0].name) if mentioned else None
     complainant = email.reply_to[0] if email.reply_to else email.from_addr
+    received = message.internal_date or utcnow()  # the complaint counts from when it arrived
     case = Case(reference=canonical(number, year), stage="assessment",
                 complainant_name=email.from_name[:200], complainant_email=complainant,
                 publication_id=pub_row.id if pub_row else None, publication=pub_row,
                 article=article_of(email, ctx.pubs), subject=email.subject[:500],
-                opened_at=utcnow(), stage_changed_at=utcnow())
+                opened_at=received, stage_changed_at=received)
     s.add(case)
     s.flush()
     store.add_event(s, "case_opened", f"new complaint from {complainant}", case=case,

@@ -77,6 +77,7 @@ class ImapConfig:
     oauth2: OAuth2Config | None
     inbox: str
     drafts: str
+    sent: str
     timeout_seconds: float
     ca_file: Path | None
 
@@ -320,6 +321,7 @@ def _imap(sec: _Section) -> ImapConfig:
         oauth2=oauth,
         inbox=sec.str("inbox", "INBOX"),
         drafts=sec.str("drafts", "Drafts"),
+        sent=sec.str("sent", "Sent"),
         timeout_seconds=sec.float("timeout_seconds", 60.0, 1.0, 3600.0),
         ca_file=sec.path_("ca_file"),
     )

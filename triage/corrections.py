@@ -9,7 +9,10 @@ lost and never counted twice.
 
 from __future__ import annotations
 
+import email
+import email.utils
 import logging
+import re
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -200,6 +203,44 @@ def _scan_one(ctx: Context, box: Mailbox, category: str, folder: str) -> tuple[i
                 log.info("%s corrected to %s by a folder move", rec.message_id, category)
         store.mailbox(s, folder_key(ctx, folder)).last_uid = max(uids)
     return n, touched
+
+
+def scan_sent(ctx: Context, box: Mailbox) -> int:
+    """Note which of our drafts staff have sent: a message in the Sent folder with
+    the draft's Message-ID, or replying to the same message and addressed to the
+    same person. Returns how many drafts were newly seen as sent."""
+    folder = ctx.config.imap.sent
+    if not box.folder_exists(folder):
+        return 0
+    state = box.select(folder, readonly=True)
+    with ctx.store.transaction() as s:
+        row = store.mailbox(s, folder_key(ctx, folder))
+        if row.uidvalidity != state.uidvalidity:
+            row.uidvalidity, row.last_uid = state.uidvalidity, 0
+        last = int(row.last_uid)
+    uids = box.uids_after(last)
+    heads = box.header_fields(uids, ("MESSAGE-ID", "IN-REPLY-TO", "REFERENCES", "TO")) if uids else {}
+    box.select(ctx.config.imap.inbox)
+    seen = 0
+    with ctx.store.transaction() as s:
+        for raw in heads.values():
+            seen += _mark_sent(s, raw)
+        if uids:
+            store.mailbox(s, folder_key(ctx, folder)).last_uid = max(uids)
+    return seen
+
+
+def _mark_sent(s: Session, raw: bytes) -> int:
+    head = email.message_from_bytes(raw)
+    ids = re.findall(r"<[^<>\s]+>", " ".join(str(head.get(h, "")) for h in
+                                             ("Message-ID", "In-Reply-To", "References")))
+    recipients = {a.lower() for _, a in email.utils.getaddresses([str(head.get("To", ""))])}
+    n = 0
+    for draft in store.unsent_drafts_for(s, ids):
+        if draft.message_id in ids or draft.to_addr in recipients:
+            draft.sent_seen_at = utcnow()
+            n += 1
+    return n
 
 
 def _ours(s: Session, message_id: str) -> Message | None:

@@ -100,6 +100,7 @@ class Mailbox:
         with translate(f"connection to {cfg.host}:{cfg.port}"):
             client = IMAPClient(cfg.host, port=cfg.port, ssl=cfg.security == "tls",
                                 ssl_context=ctx, timeout=cfg.timeout_seconds)
+        client.normalise_times = False  # keep INTERNALDATE's time zone (aware datetimes)
         box = cls(client, cfg)
         try:
             with translate("login"):
@@ -218,13 +219,20 @@ class Mailbox:
     def message_ids(self, uids: Sequence[int]) -> dict[int, str]:
         """The Message-ID header of each UID in the selected folder ('' when absent)."""
         out: dict[int, str] = {}
+        for uid, raw in self.header_fields(uids, ("MESSAGE-ID",)).items():
+            m = re.search(rb"<[^<>\s]+>", raw)
+            out[uid] = m.group(0).decode("ascii", "replace") if m else ""
+        return out
+
+    def header_fields(self, uids: Sequence[int], fields: Sequence[str]) -> dict[int, bytes]:
+        """The raw header lines ``fields`` of each UID in the selected folder."""
+        out: dict[int, bytes] = {}
+        spec = f"BODY.PEEK[HEADER.FIELDS ({' '.join(fields)})]"
         for chunk in _chunks(list(uids), 500):
             with translate("fetch headers"):
-                data = self.client.fetch(chunk, ["BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"])
+                data = self.client.fetch(chunk, [spec])
             for uid, item in data.items():
-                raw = next((v for k, v in item.items() if k.startswith(b"BODY[HEADER")), b"")
-                m = re.search(rb"<[^<>\s]+>", raw or b"")
-                out[int(uid)] = m.group(0).decode("ascii", "replace") if m else ""
+                out[int(uid)] = next((v for k, v in item.items() if k.startswith(b"BODY[HEADER")), b"") or b""
         return out
 
     def search_message_id(self, folder: str, message_id: str) -> list[int]:

@@ -24,7 +24,7 @@ import traceback
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from jinja2.sandbox import SandboxedEnvironment
@@ -116,7 +116,7 @@ def run_cycle(ctx: Context, box: Mailbox, report: CycleReport | None = None) -> 
     inbox = box.select(ctx.config.imap.inbox)
     _advance(ctx, box, _pending(ctx), {}, inbox.uidvalidity, report)
     with ctx.store.transaction() as s:
-        last_uid = _checkpoint(s, ctx, inbox.uidvalidity, inbox.exists)
+        last_uid = _checkpoint(s, ctx, inbox.uidvalidity)
     uids = box.uids_after(last_uid)
     log.info("%d new message(s) in %s", len(uids), ctx.config.imap.inbox)
     for batch in box.fetch(uids, ctx.config.poll.batch_size, ctx.config.poll.batch_bytes):
@@ -125,13 +125,22 @@ def run_cycle(ctx: Context, box: Mailbox, report: CycleReport | None = None) -> 
         records, raw = _receive(ctx, batch, inbox.uidvalidity, report)
         _advance(ctx, box, records, raw, inbox.uidvalidity, report)
     if not ctx.should_stop():
-        from triage.corrections import scan_folders  # corrections builds on this module
+        from triage.corrections import scan_folders, scan_sent  # they build on this module
 
         report.corrections += scan_folders(ctx, box)
+        scan_sent(ctx, box)
+    _note_inbox_size(ctx, box)
     return report
 
 
-def _checkpoint(s: Session, ctx: Context, uidvalidity: int, exists: int) -> int:
+def _note_inbox_size(ctx: Context, box: Mailbox) -> None:
+    """What is left in the inbox after the cycle, for the digest's reconciliation."""
+    left = box.status(ctx.config.imap.inbox).exists
+    with ctx.store.transaction() as s:
+        store.mailbox(s, ctx.inbox_key).inbox_count = left
+
+
+def _checkpoint(s: Session, ctx: Context, uidvalidity: int) -> int:
     """The last UID recorded, reset when the server's UIDVALIDITY changed."""
     row = store.mailbox(s, ctx.inbox_key)
     if row.uidvalidity is not None and row.uidvalidity != uidvalidity:
@@ -143,7 +152,6 @@ def _checkpoint(s: Session, ctx: Context, uidvalidity: int, exists: int) -> int:
         row.last_uid = 0
     row.uidvalidity = uidvalidity
     row.last_poll_at = utcnow()
-    row.inbox_count = exists
     return int(row.last_uid)
 
 
@@ -266,8 +274,9 @@ def _process_one(ctx: Context, s: Session, rec: Message, email: Email,
         with s.begin_nested():
             if isinstance(verdict, Exception):
                 raise verdict
-            m = cases.match(s, email, verdict, ctx.cases)
-            verdict, m = _in_case_context(ctx, s, email, verdict, m)
+            received = rec.internal_date or rec.recorded_at
+            m = cases.match(s, email, verdict, ctx.cases, received)
+            verdict, m = _in_case_context(ctx, email, verdict, m)
             case = record(s, ctx, rec, email, verdict, m)
             plan_draft(s, ctx, rec, email, verdict, case)
     except (StoreError, LeaseLost):
@@ -279,8 +288,7 @@ def _process_one(ctx: Context, s: Session, rec: Message, email: Email,
     return _outcome(rec)
 
 
-def _in_case_context(ctx: Context, s: Session, email: Email, verdict: Verdict,
-                     m: Match) -> tuple[Verdict, Match]:
+def _in_case_context(ctx: Context, email: Email, verdict: Verdict, m: Match) -> tuple[Verdict, Match]:
     """Reconsider the category once the case is known: a case's complainant
     or publication writing on it sends only certain kinds of message."""
     if m.case is None:
@@ -289,10 +297,8 @@ def _in_case_context(ctx: Context, s: Session, email: Email, verdict: Verdict,
     if role is None:
         return verdict, m
     why = f"the sender is the {role} on case {m.case.reference}"
-    better = ctx.classifier.restrict(email, verdict, cases.ROLE_CATEGORIES[role], why)
-    if better is verdict:
-        return verdict, m
-    return better, cases.match(s, email, better, ctx.cases)
+    # The match stands: the sender's role on the case is exactly what the doubt checks ask.
+    return ctx.classifier.restrict(email, verdict, cases.ROLE_CATEGORIES[role], why), m
 
 
 def _failed(s: Session, ctx: Context, rec: Message, email: Email, exc: BaseException) -> Outcome:

@@ -19,7 +19,7 @@ from types import FrameType
 
 import schedule
 
-from triage import pipeline
+from triage import pipeline, store
 from triage.errors import AuthError, MailboxError, StoreError, TriageError
 from triage.mailbox import Mailbox
 from triage.store import MailboxLock
@@ -30,10 +30,11 @@ log = logging.getLogger(__name__)
 class Backoff:
     """Exponential backoff (1 s doubling to ``cap``) that logs an outage once."""
 
-    def __init__(self, cap: float = 300.0) -> None:
+    def __init__(self, cap: float = 300.0, on_outage: Callable[[str], None] | None = None) -> None:
         self.cap = cap
         self.failures = 0
         self.outage: str | None = None
+        self.on_outage = on_outage
 
     def failed(self, what: str) -> float:
         self.failures += 1
@@ -41,6 +42,8 @@ class Backoff:
         if self.outage != what:
             log.error("%s; retrying with backoff (next in %.0fs)", what, delay)
             self.outage = what
+            if self.on_outage:
+                self.on_outage(what)
         else:
             log.debug("still failing: %s (next in %.0fs)", what, delay)
         return delay
@@ -63,13 +66,24 @@ class Service:
         self.stopping = threading.Event()
         self.box: Mailbox | None = None
         self.lock = MailboxLock(ctx.store, ctx.inbox_key)
-        self.backoff = Backoff()
+        self.backoff = Backoff(on_outage=self._record_outage)
         self.scheduler = schedule.Scheduler()
         self.due = True
         self.scheduler.every(ctx.config.poll.interval_seconds).seconds.do(self._mark_due)
         if extra_jobs:
             extra_jobs(self.scheduler)
         ctx.should_stop = self.stopping.is_set
+
+    def _record_outage(self, what: str) -> None:
+        """Keep the failure for the digest (when the database is reachable)."""
+        kind = "auth_failed" if "login" in what or "token" in what else "imap_error"
+        if "database" in what:
+            return
+        try:
+            with self.ctx.store.transaction() as s:
+                store.add_event(s, kind, what)
+        except StoreError:
+            log.debug("could not record the outage: database unavailable")
 
     def _mark_due(self) -> None:
         self.due = True

@@ -43,7 +43,8 @@ from triage.store.models import (
 
 __all__ = [
     "Base", "Case", "Correction", "Deadline", "DigestRun", "Draft", "Event", "IntegrityError",
-    "Mailbox", "MailboxLock", "Message", "Publication", "RawMessage", "Session", "Store", "utcnow",
+    "Mailbox", "MailboxLock", "Message", "Publication", "RawMessage", "Session", "Store", "func",
+    "select", "utcnow",
 ]
 
 log = logging.getLogger(__name__)
@@ -303,6 +304,17 @@ def drafts_by_message_ids(s: Session, ids: Iterable[str]) -> Sequence[Draft]:
     if not ids:
         return []
     return s.scalars(select(Draft).where(Draft.message_id.in_(ids))).all()
+
+
+def unsent_drafts_for(s: Session, ids: Sequence[str]) -> Sequence[Draft]:
+    """Appended drafts not yet seen as sent, whose own Message-ID or whose original
+    message's Message-ID is among ``ids``."""
+    ids = [i for i in ids if i][:100]
+    if not ids:
+        return []
+    return s.scalars(select(Draft).join(Message, Draft.message_pk == Message.id).where(
+        Draft.state == "appended", Draft.sent_seen_at.is_(None),
+        Draft.message_id.in_(ids) | Message.message_id.in_(ids))).all()
 
 
 def drafts_to_since(s: Session, address: str, since: datetime) -> int:
