@@ -39,8 +39,9 @@ recipients = ["supervisors@example.org"]
 
 
 def triage(config: Path, *args: str) -> str:
+    env = {**os.environ, "TRIAGE_IMAP_PASSWORD": PASSWORD}
     return subprocess.run([str(ROOT / ".venv/bin/triage"), "--config", str(config), *args], check=True,
-                          capture_output=True, text=True, env={**os.environ, "TRIAGE_IMAP_PASSWORD": PASSWORD}).stdout
+                          capture_output=True, text=True, env=env).stdout
 
 
 def main() -> int:
