@@ -92,7 +92,7 @@ def test_referred_answered_after_20_days_and_resolved(inbox):
                           "suggested Mr David Okafor had a second family. We apologise.\"\n\n"
                           "Helen Marsh\nManaging Editor, The Sun\n"), day=21)
     out = inbox.cycle()
-    assert f"publication_response" in out and f"case {ref}" in out
+    assert "publication_response" in out and f"case {ref}" in out
     case = inbox.case(ref)
     assert case["deadlines"][0]["status"] == "met"
     assert [m["category"] for m in case["messages"]] == ["new_complaint", "publication_response"]

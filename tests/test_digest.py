@@ -29,7 +29,7 @@ class Inbox:
         self.received: list[tuple[list[str], bytes]] = []
         self.refuse = 0
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+    async def handle_DATA(self, server, session, envelope):
         if self.refuse:
             self.refuse -= 1
             return "451 4.3.0 Try again later"

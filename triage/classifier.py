@@ -50,7 +50,8 @@ TRUSTED_TYPES = [
 ]
 # A sender at a member publication writes as the publication: these are the
 # only categories its own address can produce (a publication may also ask for
-# a decision to be reconsidered).
+# a decision to be reconsidered). What the model saw as a complaint, a follow-up
+# or out of remit is, from them, a publication's response.
 PUBLICATION_SENDER_CATEGORIES = ("automated", "unacceptable_behaviour", "review_request",
                                  "publication_response")
 
@@ -162,10 +163,14 @@ def sender_rule(email: Email, pubs: PublicationIndex) -> tuple[tuple[str, ...], 
     return PUBLICATION_SENDER_CATEGORIES, f"sender is {pub}, a member publication"
 
 
-def _only(probs: Mapping[str, float], allowed: Sequence[str]) -> dict[str, float]:
-    """Probabilities renormalised over the ``allowed`` categories."""
-    total = sum(probs.get(c, 0.0) for c in allowed) or 1.0
-    return {c: (probs.get(c, 0.0) / total if c in allowed else 0.0) for c in probs}
+def fold(probs: Mapping[str, float], allowed: Sequence[str]) -> dict[str, float]:
+    """Probabilities with the mass of categories not ``allowed`` moved to the
+    last allowed one (the party's ordinary correspondence: a publication's
+    response, a complainant's follow-up)."""
+    into = allowed[-1]
+    out = {c: (probs.get(c, 0.0) if c in allowed else 0.0) for c in probs}
+    out[into] = out.get(into, 0.0) + sum(v for c, v in probs.items() if c not in allowed)
+    return out
 
 
 class Classifier:
@@ -222,7 +227,7 @@ class Classifier:
         probs = {c: float(x) for c, x in zip(self.classes, p, strict=True)}
         rule = sender_rule(email, self.pubs)
         if rule is not None:
-            return self._verdict(email, _only(probs, rule[0]), rule[1] + "; ")
+            return self._verdict(email, fold(probs, rule[0]), rule[1] + "; ")
         return self._verdict(email, probs, "")
 
     def restrict(self, email: Email, verdict: Verdict, allowed: Sequence[str], why: str) -> Verdict:
@@ -231,7 +236,7 @@ class Classifier:
         if verdict.by == "rule" or not verdict.probabilities or (verdict.category in allowed and \
                 not verdict.needs_review):
             return verdict
-        return self._verdict(email, _only(verdict.probabilities, allowed), why + "; ")
+        return self._verdict(email, fold(verdict.probabilities, allowed), why + "; ")
 
     def _verdict(self, email: Email, probs: dict[str, float], reason: str) -> Verdict:
         category = max(probs, key=lambda c: (probs[c], -CATEGORIES.index(c)))

@@ -105,6 +105,7 @@ class LimitsConfig:
     max_message_bytes: int
     max_parts: int
     max_text_chars: int
+    max_header_bytes: int = 262_144
 
 
 @dataclass(frozen=True)
@@ -365,6 +366,7 @@ def _limits(sec: _Section) -> LimitsConfig:
         max_message_bytes=sec.int("max_message_bytes", 40 * 1024 * 1024, 1024, 2**40),
         max_parts=sec.int("max_parts", 500, 1, 10**6),
         max_text_chars=sec.int("max_text_chars", 200_000, 1000, 10**9),
+        max_header_bytes=sec.int("max_header_bytes", 262_144, 1024, 2**30),
     )
     sec.done()
     return cfg

@@ -15,9 +15,10 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
-from email.utils import format_datetime, formataddr
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
@@ -118,8 +119,10 @@ def build(email: Email, *, category: str, reference: str | None, team: TeamConfi
                                   "sender_name": one_line(email.from_name, 80),
                                   "subject": one_line(email.subject, 180)})
     msg = EmailMessage(policy=SMTP)
-    msg["From"] = formataddr((one_line(team.name, 80), team.address))
-    msg["To"] = formataddr((one_line(email.from_name, 80), to)) if not email.reply_to else to
+    # Address objects, not strings: nothing is parsed again from sender-controlled text.
+    msg["From"] = Address(display_name=one_line(team.name, 80), addr_spec=team.address)
+    msg["To"] = Address(display_name="" if email.reply_to else one_line(email.from_name, 80),
+                        addr_spec=to)
     msg["Subject"] = reply_subject(email.subject, reference)
     msg["Date"] = format_datetime(now)
     mid = draft_message_id(reference, record_id, email.sha256, category, team)

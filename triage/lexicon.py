@@ -146,7 +146,7 @@ def lexicon_tokens(text: str) -> list[str]:
     """Signal tokens for ``text``: one per matching list, a second ('_many')
     when the list matches three or more times, and ``lex_insult_directed``
     for an insult aimed at the reader."""
-    text = text[:20_000]
+    text = text[:8_000]
     out: list[str] = []
     for name, pattern in _GROUPS:
         hits = len(pattern.findall(text))
@@ -154,7 +154,7 @@ def lexicon_tokens(text: str) -> list[str]:
             out.append(name)
             if hits >= 3:
                 out.append(name + "_many")
-    if _DIRECTED.search(text):
+    if "lex_insult" in out and _DIRECTED.search(text):
         out.append("lex_insult_directed")
     return out
 

@@ -31,7 +31,8 @@ log = logging.getLogger(__name__)
 logging.getLogger("mailparser").setLevel(logging.ERROR)
 
 _CONTENT_TYPE_LINE = re.compile(rb"^content-type\s*:", re.I | re.M)
-_MSGID = re.compile(r"<[^<>\s]{1,250}>")
+_MSGID = re.compile(r"<[^<>\s\x00-\x1f\x7f]{1,250}>")
+_HEADER_VALUE_CHARS = 16_384  # decoding encoded words is quadratic: never decode more than this
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,10 @@ def parse(raw: bytes, limits: LimitsConfig) -> Email:
 
 
 def _over_limits(raw: bytes, limits: LimitsConfig) -> str | None:
+    head = header_block(raw)
+    if len(head) > limits.max_header_bytes:
+        return (f"header block is {len(head)} bytes, over the limit of {limits.max_header_bytes}; "
+                "headers read in part, body not analysed")
     if len(raw) > limits.max_message_bytes:
         return f"message is {len(raw)} bytes, over the limit of {limits.max_message_bytes}; body not analysed"
     parts = len(_CONTENT_TYPE_LINE.findall(raw))
@@ -154,8 +159,10 @@ def _sender(parsed: list[tuple[str, str]], msg: Message) -> tuple[str, str]:
     """(name, address) of the sender; when mail-parser cannot read a hostile From
     header, the raw header is read without decoding its encoded words."""
     if parsed and _addr(parsed[0][1]):
-        return parsed[0][0], parsed[0][1]
-    raw = str(msg.get("from", "") or "")
+        # mail-parser can leave an encoded word undecoded; decode it here so that
+        # what it hides (CR/LF, controls) is seen and cleaned now, not in a reply.
+        return decode_header_value(str(parsed[0][0] or "")), parsed[0][1]
+    raw = str(msg.get("from", "") or "")[:_HEADER_VALUE_CHARS]
     angle = re.findall(r"<([^<>\s]+@[^<>\s]+)>", raw)
     if angle:
         return decode_header_value(raw[: raw.rfind("<")].strip().strip('"')), angle[-1]
@@ -208,15 +215,21 @@ def _stdlib_attachments(msg: Message) -> list[Attachment]:
     return out
 
 
+def header_block(raw: bytes) -> bytes:
+    """The bytes before the first empty line (the whole message when there is none)."""
+    ends = [i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if i >= 0]
+    return raw[: min(ends)] if ends else raw
+
+
 def _parse_headers_only(raw: bytes, digest: str, problem: str | None) -> Email:
-    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0][:1_000_000]
+    head = header_block(raw)[:1_000_000]
     try:
         msg = email.message_from_bytes(head + b"\n\n")
         hdrs = _header_map(msg)
     except Exception:
         msg, hdrs = Message(), {}
     name, addr = email.utils.parseaddr(hdrs.get("from", ""))
-    reply = email.utils.parseaddr(hdrs.get("reply-to", ""))[1]
+    reply = _addr(email.utils.parseaddr(hdrs.get("reply-to", ""))[1])
     return Email(
         sha256=digest, size=len(raw),
         message_id=_first_msgid(hdrs.get("message-id", "")),
@@ -321,7 +334,7 @@ def _header(msg: Message, name: str) -> str:
         value = msg.get(name)
         if value is None:
             return ""
-        return decode_header_value(str(value) if not isinstance(value, str) else value)
+        return decode_header_value(str(value)[:_HEADER_VALUE_CHARS])
     except Exception:
         return ""
 

@@ -33,15 +33,16 @@ from triage import cases, drafts, store
 from triage.cases import CaseContext, Match
 from triage.classifier import Classifier, Verdict
 from triage.config import Config
-from triage.errors import LeaseLost, StoreError
+from triage.errors import LeaseLost, MailboxError, StoreError
 from triage.lexicon import non_members_named
 from triage.mailbox import Fetched, Mailbox
-from triage.message import Email, parse, sha256_of
+from triage.message import Email, header_block, parse, sha256_of
 from triage.publications import PublicationIndex
 from triage.store import Case, Message, Session, Store, utcnow
 
 log = logging.getLogger(__name__)
-_HEADER_MSGID = re.compile(rb"^message-id:[ \t]*(<[^<>\s]{1,250}>)", re.I | re.M)
+_HEADER_MSGID = re.compile(rb"^message-id:[ \t]*(?:\r?\n[ \t]+)?(<[^<>\s\x00-\x1f\x7f]{1,250}>)",
+                           re.I | re.M)
 
 
 @dataclass
@@ -113,6 +114,7 @@ class CycleReport:
 def run_cycle(ctx: Context, box: Mailbox, report: CycleReport | None = None) -> CycleReport:
     """One full cycle: finish earlier work, then take every new message through."""
     report = report or CycleReport()
+    check_folders(ctx, box)
     inbox = box.select(ctx.config.imap.inbox)
     _advance(ctx, box, _pending(ctx), {}, inbox.uidvalidity, report)
     with ctx.store.transaction() as s:
@@ -138,6 +140,17 @@ def _note_inbox_size(ctx: Context, box: Mailbox) -> None:
     left = box.status(ctx.config.imap.inbox).exists
     with ctx.store.transaction() as s:
         store.mailbox(s, ctx.inbox_key).inbox_count = left
+
+
+def check_folders(ctx: Context, box: Mailbox) -> None:
+    """Refuse to start a cycle when a folder the service writes to is missing, so
+    that nothing is half-done (recorded and classified, but never drafted or filed)."""
+    from triage.app import service_folders
+
+    missing = [f for f in service_folders(ctx.config) if not box.folder_exists(f)]
+    if missing:
+        raise MailboxError(f"mailbox folder(s) missing: {', '.join(missing)}; run 'triage init' "
+                           "to create them (or correct [imap]/[folders] in the configuration)")
 
 
 def _checkpoint(s: Session, ctx: Context, uidvalidity: int) -> int:
@@ -185,10 +198,10 @@ def _record_raw(s: Session, folder: str, uidvalidity: int, f: Fetched,
     """The message's record, created with its raw bytes unless already recorded."""
     if store.message_at(s, folder, uidvalidity, f.uid) is not None:
         return None
-    m = _HEADER_MSGID.search(f.raw.split(b"\r\n\r\n", 1)[0][:200_000])
+    m = _HEADER_MSGID.search(header_block(f.raw)[:200_000])
     message_id = m.group(1).decode("ascii", "replace") if m else None
     sha = sha256_of(f.raw)
-    same = store.same_message(s, message_id, sha)
+    same = store.same_message(s, sha)
     if same is not None and same.folder == folder and same.uidvalidity != uidvalidity:
         return _relocate(s, same, folder, uidvalidity, f.uid, report)
     rec = Message(folder=folder, uidvalidity=uidvalidity, uid=f.uid, message_id=message_id,

@@ -93,22 +93,22 @@ class PublicationIndex:
                 self._by_domain[d] = titles[0]
             else:
                 self._group_domains[d] = titles[0].group or titles[0].name
-        self._name_pattern = self._compile_names()
+        self._compile_names()
 
-    def _compile_names(self) -> re.Pattern[str] | None:
-        names: dict[str, PublicationInfo] = {}
+    def _compile_names(self) -> None:
+        """Index every name, alias and web domain as a tuple of lower-case words,
+        so that finding the titles a text names is a dictionary look-up per word
+        sequence instead of one huge regular expression."""
+        names: dict[tuple[str, ...], PublicationInfo] = {}
         for p in self.items:
             for n in (p.name, *p.aliases, *p.domains):
-                key = n.lower()
+                words = tuple(w.lower() for w in _NAME_WORD.findall(n))
                 # Short or generic aliases ("Times", "Record", "Echo") only count
                 # with their article: "the times", "the echo".
-                if len(key) >= 4:
-                    names.setdefault(key, p)
+                if words and len(" ".join(words)) >= 4:
+                    names.setdefault(words, p)
         self._names = names
-        if not names:
-            return None
-        alts = sorted(names, key=len, reverse=True)
-        return re.compile(r"(?<![\w-])(" + "|".join(re.escape(a) for a in alts) + r")(?![\w])", re.I)
+        self._longest = max((len(k) for k in names), default=0)
 
     def by_sender(self, address: str) -> PublicationInfo | None:
         """The title an address belongs to (its contact, domain or a subdomain)."""
@@ -142,14 +142,20 @@ class PublicationIndex:
 
     def mentioned(self, text: str) -> list[PublicationInfo]:
         """Publications named in ``text`` (by name, alias or web address), in order of first mention."""
-        if not self._name_pattern or not text:
-            return []
+        original = _NAME_WORD.findall(text[:50_000])
+        words = [w.lower() for w in original]
         seen: dict[str, PublicationInfo] = {}
-        for m in self._name_pattern.finditer(text[:50_000]):
-            p = self._names[m.group(1).lower()]
-            if m.group(1).lower() in _AMBIGUOUS and not _has_article(text, m.start()):
-                continue
-            seen.setdefault(p.name, p)
+        for i in range(len(words)):
+            for n in range(min(self._longest, len(words) - i), 0, -1):
+                key = tuple(words[i:i + n])
+                p = self._names.get(key)
+                if p is None:
+                    continue
+                if key[-1] in _AMBIGUOUS and (n == 1 or key == ("the", key[-1])) \
+                        and not _titled(original, i + n - 1):
+                    continue
+                seen.setdefault(p.name, p)
+                break
         return list(seen.values())
 
 
@@ -158,5 +164,10 @@ _AMBIGUOUS = frozenset({"metro", "times", "star", "express", "mirror", "echo", "
                         "herald", "independent", "standard", "argus", "spectator", "sun", "mail"})
 
 
-def _has_article(text: str, start: int) -> bool:
-    return text[max(0, start - 4):start].lower().endswith("the ")
+# Words of a title or a web address: "mail on sunday", "thesun.co.uk" -> thesun co uk
+_NAME_WORD = re.compile(r"[A-Za-z0-9&!']+")
+
+
+def _titled(words: list[str], i: int) -> bool:
+    """An ordinary word used as a title: capitalised, after "the" ("the Echo")."""
+    return i > 0 and words[i - 1].lower() == "the" and words[i][:1].isupper()

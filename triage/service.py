@@ -20,7 +20,7 @@ from types import FrameType
 import schedule
 
 from triage import pipeline, store
-from triage.errors import AuthError, MailboxError, StoreError, TriageError
+from triage.errors import MailboxError, StoreError, TriageError
 from triage.mailbox import Mailbox
 from triage.store import MailboxLock
 
@@ -28,29 +28,33 @@ log = logging.getLogger(__name__)
 
 
 class Backoff:
-    """Exponential backoff (1 s doubling to ``cap``) that logs an outage once."""
+    """Exponential backoff (1 s doubling to ``cap``) that logs an outage once:
+    the first failure of a kind (IMAP, database...) at ERROR, repeats at DEBUG,
+    and the recovery at WARNING."""
 
     def __init__(self, cap: float = 300.0, on_outage: Callable[[str], None] | None = None) -> None:
         self.cap = cap
         self.failures = 0
         self.outage: str | None = None
+        self.first = ""
         self.on_outage = on_outage
 
-    def failed(self, what: str) -> float:
+    def failed(self, error: Exception) -> float:
         self.failures += 1
         delay = min(self.cap, 2.0 ** (self.failures - 1))
-        if self.outage != what:
-            log.error("%s; retrying with backoff (next in %.0fs)", what, delay)
-            self.outage = what
+        kind = type(error).__name__
+        if self.outage != kind:
+            log.error("%s; retrying with backoff (next in %.0fs)", error, delay)
+            self.outage, self.first = kind, str(error)
             if self.on_outage:
-                self.on_outage(what)
+                self.on_outage(str(error))
         else:
-            log.debug("still failing: %s (next in %.0fs)", what, delay)
+            log.debug("still failing: %s (next in %.0fs)", error, delay)
         return delay
 
     def succeeded(self) -> None:
         if self.outage:
-            log.warning("recovered after %d failed attempt(s): %s", self.failures, self.outage)
+            log.warning("recovered after %d failed attempt(s) (%s)", self.failures, self.first)
         self.failures, self.outage = 0, None
 
 
@@ -130,18 +134,24 @@ class Service:
             if self.box is None:
                 self.box = self.connect()
             report = pipeline.run_cycle(self.ctx, self.box)
+            if report.recorded or report.outcomes or report.corrections:
+                log.info("cycle: %s", report.totals())
             if self.on_cycle:
                 self.on_cycle(report)
             self.backoff.succeeded()
             return 0.0
-        except (MailboxError, AuthError) as exc:
+        except MailboxError as exc:
             self._drop_connection()
-            return self.backoff.failed(str(exc))
+            return self.backoff.failed(exc)
         except StoreError as exc:
             self.lock.release()
-            return self.backoff.failed(str(exc))
+            return self.backoff.failed(exc)
         except TriageError as exc:
-            return self.backoff.failed(str(exc))
+            return self.backoff.failed(exc)
+        except Exception as exc:  # a bug must not end the service: log it, back off, go on
+            log.exception("unexpected error in the poll cycle")
+            self._drop_connection()
+            return self.backoff.failed(exc)
 
     def _wait(self) -> None:
         """Until the next scheduled job: in IDLE when possible (new mail makes the
@@ -153,7 +163,7 @@ class Service:
                     self.due = True
             except MailboxError as exc:
                 self._drop_connection()
-                self._sleep(self.backoff.failed(str(exc)))
+                self._sleep(self.backoff.failed(exc))
             return
         self._sleep(max(0.2, min(idle_for, 1.0)))
 

@@ -197,7 +197,10 @@ def normalise_space(text: str) -> str:
     return _WS.sub(" ", text).strip()
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+# C0 and C1 controls (tab and newline are kept), Unicode line/paragraph separators,
+# zero-width and bidirectional marks, embeddings, overrides and isolates.
+_CONTROL = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
 
 
 def strip_controls(text: str) -> str:

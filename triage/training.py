@@ -38,6 +38,7 @@ from triage.classifier import (
     Classifier,
     ModelCard,
     file_sha256,
+    fold,
     load_pipeline,
     read_registry,
     sender_rule,
@@ -212,9 +213,8 @@ def predict(model: Pipeline, emails: Sequence[Email], rows: Sequence[tuple[str, 
     for i, email in enumerate(emails):
         rule = sender_rule(email, pubs)
         if rule is not None:
-            mask = np.array([c in rule[0] for c in CATEGORIES])
-            out[i] = np.where(mask, out[i], 0.0)
-            out[i] /= out[i].sum() or 1.0
+            folded = fold(dict(zip(CATEGORIES, out[i], strict=True)), rule[0])
+            out[i] = [folded[c] for c in CATEGORIES]
     return out
 
 

@@ -195,7 +195,7 @@ class MailboxLock:
             if self.store.engine.dialect.name == "postgresql":
                 return self._acquire_pg()
             return self._acquire_file()
-        except DBAPIError as exc:
+        except SQLAlchemyError as exc:
             self.release()
             raise StoreError(f"database unavailable: {_one_line(exc)}") from exc
 
@@ -230,18 +230,21 @@ class MailboxLock:
             self._conn.exec_driver_sql("SELECT 1")
             self._conn.commit()
             return True
-        except DBAPIError:
+        except SQLAlchemyError:  # the server or the connection went away: so did the lock
             self.release()
             return False
 
     def release(self) -> None:
         if self._conn is not None:
-            with contextlib.suppress(DBAPIError):
-                self._conn.exec_driver_sql(f"SELECT pg_advisory_unlock({self.key})")
-                self._conn.commit()
-            with contextlib.suppress(DBAPIError):
-                self._conn.close()
-            self._conn = None
+            conn, self._conn = self._conn, None
+            try:
+                conn.exec_driver_sql(f"SELECT pg_advisory_unlock({self.key})")
+                conn.commit()
+                conn.close()
+            except SQLAlchemyError:  # a dead connection: the server already freed the lock
+                with contextlib.suppress(SQLAlchemyError):
+                    conn.invalidate()
+                    conn.close()
         if self._fh is not None:
             fcntl.flock(self._fh, fcntl.LOCK_UN)
             self._fh.close()
@@ -267,11 +270,9 @@ def message_at(s: Session, folder: str, uidvalidity: int, uid: int) -> Message |
                                           Message.uidvalidity == uidvalidity, Message.uid == uid))
 
 
-def same_message(s: Session, message_id: str | None, sha256: str) -> Message | None:
-    """An already recorded message with this Message-ID and these exact bytes."""
-    q = select(Message).where(Message.sha256 == sha256)
-    q = q.where(Message.message_id == message_id) if message_id else q.where(Message.message_id.is_(None))
-    return s.scalars(q.order_by(Message.id).limit(1)).first()
+def same_message(s: Session, sha256: str) -> Message | None:
+    """The first recorded message with exactly these bytes (SHA-256 of the raw message)."""
+    return s.scalars(select(Message).where(Message.sha256 == sha256).order_by(Message.id).limit(1)).first()
 
 
 def pending_messages(s: Session, limit: int) -> Sequence[Message]:

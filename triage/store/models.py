@@ -120,7 +120,7 @@ class Message(Base):
     __table_args__ = (
         UniqueConstraint("folder", "uidvalidity", "uid", name="uq_message_location"),
         Index("ix_messages_state", "state"),
-        Index("ix_messages_msgid_hash", "message_id", "sha256"),
+        Index("ix_messages_sha256", "sha256"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     folder: Mapped[str] = mapped_column(String(400))

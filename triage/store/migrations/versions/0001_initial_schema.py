@@ -141,8 +141,8 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_messages_category'), ['category'], unique=False)
         batch_op.create_index(batch_op.f('ix_messages_from_addr'), ['from_addr'], unique=False)
         batch_op.create_index(batch_op.f('ix_messages_message_id'), ['message_id'], unique=False)
-        batch_op.create_index('ix_messages_msgid_hash', ['message_id', 'sha256'], unique=False)
         batch_op.create_index(batch_op.f('ix_messages_recorded_at'), ['recorded_at'], unique=False)
+        batch_op.create_index('ix_messages_sha256', ['sha256'], unique=False)
         batch_op.create_index('ix_messages_state', ['state'], unique=False)
 
     op.create_table('corrections',
@@ -241,8 +241,8 @@ def downgrade() -> None:
     op.drop_table('corrections')
     with op.batch_alter_table('messages', schema=None) as batch_op:
         batch_op.drop_index('ix_messages_state')
+        batch_op.drop_index('ix_messages_sha256')
         batch_op.drop_index(batch_op.f('ix_messages_recorded_at'))
-        batch_op.drop_index('ix_messages_msgid_hash')
         batch_op.drop_index(batch_op.f('ix_messages_message_id'))
         batch_op.drop_index(batch_op.f('ix_messages_from_addr'))
         batch_op.drop_index(batch_op.f('ix_messages_category'))
