@@ -104,8 +104,24 @@ def test_sigkill_at_random_points_then_restart(setup):
     client.logout()
 
 
+SERVICES: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def no_stray_services():
+    """Kill any `triage run` a failed test left behind."""
+    yield
+    while SERVICES:
+        proc = SERVICES.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def run_service(cfg, log: Path) -> subprocess.Popen:
-    return subprocess.Popen(triage_cmd(cfg, "run"), stdout=subprocess.DEVNULL, stderr=log.open("w"))
+    proc = subprocess.Popen(triage_cmd(cfg, "run"), stdout=subprocess.DEVNULL, stderr=log.open("w"))
+    SERVICES.append(proc)
+    return proc
 
 
 def wait_until(check, timeout: float = 60.0) -> None:

@@ -76,12 +76,21 @@ def match(s: Session, email: Email, verdict: Verdict, ctx: CaseContext,
         return _check(s, email, verdict, ctx, _agree(found))
     if verdict.category == "automated":
         return Match()
-    if verdict.category in COMPLAINANT_SIDE:
+    if verdict.category in COMPLAINANT_SIDE or verdict.category == "out_of_remit":
+        # A complainant with an open case who writes again is most likely writing
+        # about it, even when the words alone look out of remit ("any news?").
         return _by_sender(s, email, ctx)
     if verdict.category == "publication_response":
         return _by_publication(s, email, ctx)
     if verdict.category == "new_complaint":
-        return _duplicate_or_related(s, email, ctx, received or utcnow())
+        m = _duplicate_or_related(s, email, ctx, received or utcnow())
+        if m.case is None and verdict.needs_review:
+            # Not clearly a new complaint, from someone with open cases: it may well
+            # be about one of them ("Further to my complaint about the Echo...").
+            by_sender = _by_sender(s, email, ctx)
+            if by_sender.case is not None:
+                return by_sender
+        return m
     return Match()
 
 

@@ -12,6 +12,7 @@ import getpass
 import json
 import logging
 import sys
+import time
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -93,15 +94,22 @@ def cmd_poll(args: argparse.Namespace) -> int:
         return 0
     try:
         box = app.connect(cfg)()
+        started = time.perf_counter()
         try:
             report = pipeline.run_cycle(ctx, box)
         finally:
             box.close()
+        elapsed = time.perf_counter() - started
     finally:
         lock.release()
     for outcome in report.outcomes:
         print(outcome.line())
     print(report.totals())
+    if args.timings:
+        n = max(1, len(report.outcomes))
+        print("ms per message: " + ", ".join(f"{name} {secs * 1000 / n:.2f}"
+                                             for name, secs in ctx.timings.seconds.items()))
+        print(f"cycle seconds: {elapsed:.2f}")
     return 0
 
 
@@ -421,6 +429,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--no-mailbox", action="store_true", help="do not connect to IMAP")
     sp = add("poll", cmd_poll, "one full cycle over every new message")
     sp.add_argument("--once", action="store_true", help="run one cycle and exit (the default)")
+    sp.add_argument("--timings", action="store_true", help="print the time each station took")
     add("run", cmd_run, "the long-running service")
     sp = add("classify", cmd_classify, "classify .eml files offline")
     sp.add_argument("--json", action="store_true", help="one JSON object per line")

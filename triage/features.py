@@ -16,13 +16,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from triage.lexicon import lexicon_tokens
+from triage.lexicon import lexicon_tokens, sentence_tokens, sentences
 from triage.message import Email
 from triage.publications import PublicationIndex
 from triage.references import find_references
 
-FEATURE_VERSION = 3
-COLUMNS = ("subject", "new", "quoted", "signals")
+FEATURE_VERSION = 4
+COLUMNS = ("subject", "new", "quoted", "signals", "ends")
 
 _URL = re.compile(r"https?://\S+|www\.\S+", re.I)
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(\.[\w-]+)+\b")
@@ -90,21 +90,39 @@ def signals(email: Email, pubs: PublicationIndex) -> list[str]:
         sig.append("shouting")
     if email.parse_error:
         sig.append("parse_failed")
-    sig += lexicon_tokens(email.subject + "\n" + email.new_text)
+    lex = lexicon_tokens(email.subject + "\n" + email.new_text)
+    sig += lex
+    sig += sentence_tokens(email.subject, email.new_text)
+    if "lex_nonmember" in lex and "mentions_member" not in sig:
+        sig.append("nonmember_only")
     return sig
 
 
-def row(email: Email, pubs: PublicationIndex) -> tuple[str, str, str, str]:
+_GREETING = re.compile(r"^(dear|hi|hello|hiya|good (morning|afternoon|evening)|to)\b[^.!?\n]{0,40}$", re.I)
+
+
+def ends(text: str) -> str:
+    """The opening and closing sentences of the new text (where people say what
+    they want), skipping greetings and sign-offs: the two longest-lived cues of
+    intent get a view of their own."""
+    sents = [s for s in sentences(text[:20_000]) if len(s) > 25 and not _GREETING.match(s)]
+    if len(sents) <= 3:
+        return " ".join(sents)
+    return " ".join(sents[:2] + sents[-1:])
+
+
+def row(email: Email, pubs: PublicationIndex) -> tuple[str, ...]:
     """The model input for one message."""
     return (
         normalise(email.subject),
         normalise(email.new_text[:20_000]) or normalise(email.text[:2000]),
         normalise(email.quoted_text[:5_000]),
         " ".join(signals(email, pubs)),
+        normalise(ends(email.new_text)),
     )
 
 
-def matrix(rows: Sequence[tuple[str, str, str, str]]) -> np.ndarray:
+def matrix(rows: Sequence[tuple[str, ...]]) -> np.ndarray:
     """Rows as the 2-D object array the model's ColumnTransformer expects."""
     out = np.empty((len(rows), len(COLUMNS)), dtype=object)
     for i, r in enumerate(rows):

@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import traceback
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -41,8 +43,42 @@ from triage.publications import PublicationIndex
 from triage.store import Case, Message, Session, Store, utcnow
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 _HEADER_MSGID = re.compile(rb"^message-id:[ \t]*(?:\r?\n[ \t]+)?(<[^<>\s\x00-\x1f\x7f]{1,250}>)",
                            re.I | re.M)
+
+
+class Timings:
+    """Seconds spent in each station, for ``triage poll --timings`` and the benchmark."""
+
+    STATIONS = ("fetch", "parse", "classify", "match", "record", "draft", "file")
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = dict.fromkeys(self.STATIONS, 0.0)
+        self._inner: list[float] = []
+
+    @contextmanager
+    def station(self, name: str) -> Iterator[None]:
+        """Count the time inside as ``name``'s, less any station nested inside it."""
+        started = time.perf_counter()
+        self._inner.append(0.0)
+        try:
+            yield
+        finally:
+            elapsed = time.perf_counter() - started
+            self.seconds[name] += elapsed - self._inner.pop()
+            if self._inner:
+                self._inner[-1] += elapsed
+
+    def timed(self, name: str, items: Iterable[T]) -> Iterator[T]:
+        """``items`` as they come, with the time spent waiting for each counted."""
+        it = iter(items)
+        while True:
+            with self.station(name):
+                item = next(it, None)
+            if item is None:
+                return
+            yield item
 
 
 @dataclass
@@ -55,6 +91,7 @@ class Context:
     pubs: PublicationIndex
     templates: SandboxedEnvironment
     should_stop: Callable[[], bool] = lambda: False
+    timings: Timings = field(default_factory=Timings)
 
     @property
     def cases(self) -> CaseContext:
@@ -121,10 +158,12 @@ def run_cycle(ctx: Context, box: Mailbox, report: CycleReport | None = None) -> 
         last_uid = _checkpoint(s, ctx, inbox.uidvalidity)
     uids = box.uids_after(last_uid)
     log.info("%d new message(s) in %s", len(uids), ctx.config.imap.inbox)
-    for batch in box.fetch(uids, ctx.config.poll.batch_size, ctx.config.poll.batch_bytes):
+    batches = box.fetch(uids, ctx.config.poll.batch_size, ctx.config.poll.batch_bytes)
+    for batch in ctx.timings.timed("fetch", batches):
         if ctx.should_stop():
             break
-        records, raw = _receive(ctx, batch, inbox.uidvalidity, report)
+        with ctx.timings.station("record"):
+            records, raw = _receive(ctx, batch, inbox.uidvalidity, report)
         _advance(ctx, box, records, raw, inbox.uidvalidity, report)
     if not ctx.should_stop():
         from triage.corrections import scan_folders, scan_sent  # they build on this module
@@ -245,20 +284,25 @@ def _advance(ctx: Context, box: Mailbox, ids: Sequence[int], raw: dict[int, byte
             return
         chunk = ids[start:start + size]
         outcomes = _process_batch(ctx, chunk, raw)
-        _append_drafts(ctx, box, chunk)
-        _file(ctx, box, chunk, uidvalidity, outcomes)
+        with ctx.timings.station("draft"):
+            _append_drafts(ctx, box, chunk)
+        with ctx.timings.station("file"):
+            _file(ctx, box, chunk, uidvalidity, outcomes)
         report.outcomes += outcomes.values()
 
 
 def _process_batch(ctx: Context, ids: Sequence[int], raw: dict[int, bytes]) -> dict[int, Outcome]:
     """Parse, classify, match and record every ``received`` message of the batch."""
     outcomes: dict[int, Outcome] = {}
-    with ctx.store.transaction() as s:
+    t = ctx.timings
+    with t.station("record"), ctx.store.transaction() as s:
         records = list(store.messages_by_ids(s, ids))
         todo = [m for m in records if m.state == "received"]
-        emails = {m.id: parse(raw.get(m.id) or store.raw_bytes(s, m.id), ctx.config.limits)
-                  for m in todo}
-        verdicts = _classify_batch(ctx, [emails[m.id] for m in todo])
+        with t.station("parse"):
+            emails = {m.id: parse(raw.get(m.id) or store.raw_bytes(s, m.id), ctx.config.limits)
+                      for m in todo}
+        with t.station("classify"):
+            verdicts = _classify_batch(ctx, [emails[m.id] for m in todo])
         for rec, verdict in zip(todo, verdicts, strict=True):
             outcomes[rec.id] = _process_one(ctx, s, rec, emails[rec.id], verdict)
         for rec in records:
@@ -288,10 +332,12 @@ def _process_one(ctx: Context, s: Session, rec: Message, email: Email,
             if isinstance(verdict, Exception):
                 raise verdict
             received = rec.internal_date or rec.recorded_at
-            m = cases.match(s, email, verdict, ctx.cases, received)
-            verdict, m = _in_case_context(ctx, email, verdict, m)
+            with ctx.timings.station("match"):
+                m = cases.match(s, email, verdict, ctx.cases, received)
+                verdict, m = _in_case_context(ctx, email, verdict, m)
             case = record(s, ctx, rec, email, verdict, m)
-            plan_draft(s, ctx, rec, email, verdict, case)
+            with ctx.timings.station("draft"):
+                plan_draft(s, ctx, rec, email, verdict, case)
     except (StoreError, LeaseLost):
         raise
     except Exception as exc:

@@ -58,7 +58,7 @@ class Dataset:
     emails: list[Email]
     labels: list[str]
     sources: list[str]
-    rows: list[tuple[str, str, str, str]] = field(default_factory=list)
+    rows: list[tuple[str, ...]] = field(default_factory=list)
     groups: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
 
     def __len__(self) -> int:
@@ -154,9 +154,11 @@ def build_pipeline() -> Pipeline:
             ("quoted", TfidfVectorizer(sublinear_tf=True, min_df=2, max_features=20_000), 2),
             ("signals", CountVectorizer(binary=True, token_pattern=r"\S+", lowercase=False),  # noqa: S106
              3),
+            ("ends", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2,
+                                     max_features=20_000), 4),
         ],
-        transformer_weights={"subject": 0.7, "new_words": 1.0, "new_chars": 1.0, "quoted": 0.35,
-                             "signals": 0.2},
+        transformer_weights={"subject": 0.5, "new_words": 1.0, "new_chars": 1.0, "quoted": 0.35,
+                             "signals": 0.15, "ends": 0.5},
     )
     svm = LinearSVC(C=1.0, class_weight="balanced", max_iter=5000)
     return Pipeline([("features", columns),
@@ -174,7 +176,7 @@ def _compact(pipeline: Pipeline) -> None:
             transformer.vocabulary_ = {k: int(v) for k, v in transformer.vocabulary_.items()}
 
 
-def fit(rows: Sequence[tuple[str, str, str, str]], labels: Sequence[str]) -> Pipeline:
+def fit(rows: Sequence[tuple[str, ...]], labels: Sequence[str]) -> Pipeline:
     pipeline = build_pipeline()
     pipeline.fit(features.matrix(rows), np.asarray(labels))
     _compact(pipeline)
@@ -203,7 +205,7 @@ def cross_val_probabilities(ds: Dataset, pubs: PublicationIndex, folds: int = 5,
     return probs, list(CATEGORIES)
 
 
-def predict(model: Pipeline, emails: Sequence[Email], rows: Sequence[tuple[str, str, str, str]],
+def predict(model: Pipeline, emails: Sequence[Email], rows: Sequence[tuple[str, ...]],
             pubs: PublicationIndex) -> np.ndarray:
     """Probabilities (columns in CATEGORIES order) with the sender rule applied."""
     raw = model.predict_proba(features.matrix(rows))
