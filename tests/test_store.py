@@ -67,3 +67,29 @@ def test_unreachable_database_is_a_clear_error():
     db = Store("postgresql://postgres@127.0.0.1:1/nothing")
     with pytest.raises(StoreError, match="database unavailable"):
         db.check_schema()
+
+
+def test_existing_database_survives_an_upgrade(database_url):
+    """A database created by the first release, with data in it, upgraded by `triage init`."""
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+    from sqlalchemy import text
+
+    db = Store(database_url)
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(store.MIGRATIONS))
+    cfg.attributes["engine"] = db.engine
+    command.upgrade(cfg, "0001")
+    with db.engine.begin() as conn:
+        conn.execute(text("INSERT INTO cases (reference, stage, complainant_name, complainant_email, article, "
+                          "subject, opened_at, stage_changed_at, anonymised) VALUES ('00001-26', 'referred', "
+                          "'Ann', 'ann@example.net', '', 's', '2026-01-02 10:00:00', '2026-01-03 10:00:00', false)"))
+    with pytest.raises(StoreError, match="schema is at 0001"):
+        db.check_schema()
+    assert db.upgrade() == "0002"
+    db.check_schema()
+    with db.transaction() as s:
+        case = store.case_by_reference(s, "00001-26")
+        assert (case.stage, case.complainant_email) == ("referred", "ann@example.net")
+    assert "ix_messages_internal_date" in {i["name"] for i in inspect(db.engine).get_indexes("messages")}
+    db.dispose()

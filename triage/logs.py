@@ -38,6 +38,8 @@ def configure(debug: bool = False, level: str | None = None) -> None:
     handler.setFormatter(OneLineFormatter(debug))
     root.handlers = [handler]
     root.setLevel(logging.DEBUG if debug else getattr(logging, level or "WARNING"))
-    for noisy in ("imapclient", "mailparser", "alembic", "sqlalchemy"):
-        logging.getLogger(noisy).setLevel(logging.WARNING if not debug else logging.INFO)
+    # These libraries log SQL parameters, IMAP traffic and part metadata at their
+    # INFO/DEBUG levels: that is personal data, so they stay quiet even with --debug.
+    for quiet in ("imapclient", "sqlalchemy", "alembic"):
+        logging.getLogger(quiet).setLevel(logging.WARNING)
     logging.getLogger("mailparser").setLevel(logging.ERROR)

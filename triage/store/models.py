@@ -129,7 +129,7 @@ class Message(Base):
     message_id: Mapped[str | None] = mapped_column(String(255), index=True)
     sha256: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(Integer)
-    internal_date: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    internal_date: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     state: Mapped[str] = mapped_column(String(20), default="received")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
