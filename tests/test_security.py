@@ -47,7 +47,7 @@ def imap_config(port: int, security: str, ca: Path | None = None):
 def test_tls_certificates_are_verified_by_default(tls_dovecot):
     server, cert = tls_dovecot
     creds = lambda: ("password", PASSWORD)  # noqa: E731
-    with pytest.raises(MailboxError, match="CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
+    with pytest.raises(MailboxError, match=r"CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
         Mailbox.connect(imap_config(server.ssl_port, "tls"), creds)
     box = Mailbox.connect(imap_config(server.ssl_port, "tls", ca=cert), creds)
     assert box.select("INBOX").exists == 0
