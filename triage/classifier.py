@@ -46,6 +46,7 @@ TRUSTED_TYPES = [
     "sklearn.feature_extraction.text.TfidfVectorizer",
     "sklearn.feature_extraction.text.CountVectorizer",
     "sklearn.feature_extraction.text.TfidfTransformer",
+    "sklearn.feature_extraction.text.HashingVectorizer",
     "sklearn.pipeline.Pipeline",
 ]
 # A sender at a member publication writes as the publication: these are the
