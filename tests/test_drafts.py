@@ -98,3 +98,20 @@ def test_templates_are_sandboxed(tmp_path):
     with pytest.raises(ConfigError, match=r"template drafts/new_complaint\.txt\.j2"):
         build(parse(message("a@b.org", "x", "y"), LIMITS), category="new_complaint", reference=None,
               team=TEAM, env=environment(tmp_path), context={}, record_id=1, now=datetime.now(UTC))
+
+
+@pytest.mark.parametrize("category", sorted(__import__("triage.drafts").drafts.DRAFTED))
+@pytest.mark.parametrize("with_case", [False, True])
+def test_every_reply_template_renders_with_or_without_a_case(category, with_case):
+    from triage.cases import ReviewTiming
+    from triage.config import DeadlinesConfig
+
+    timing = ReviewTiming(False, datetime(2026, 11, 1, tzinfo=UTC), 7, 12) if with_case else None
+    ctx = {"publication": "The Sun" if with_case else None, "deadlines": DeadlinesConfig(28, 7, 14, 14),
+           "timing": timing, "stage_text": "being assessed" if with_case else None, "withdrawn": False}
+    plan = build(parse(message("Jo <jo@example.net>", "x", "y"), LIMITS), category=category,
+                 reference="00042-26" if with_case else None, team=TEAM, env=environment(ROOT / "templates"),
+                 context=ctx, record_id=3, now=datetime.now(UTC))
+    body = email.message_from_bytes(plan.raw, policy=default).get_content()
+    assert "Dear Jo" in body and "The Team" in body and "{{" not in body
+    assert ("00042-26" in body) == (with_case and category != "out_of_remit")

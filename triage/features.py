@@ -29,6 +29,8 @@ _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(\.[\w-]+)+\b")
 _REF = re.compile(r"(?<!\d)\d{3,5}\s?[-/]\s?\d{2}(?!\d)")
 _PHONE = re.compile(r"(?<!\w)(\+?\d[\d ]{8,}\d)(?!\w)")
 _DIGITS = re.compile(r"\d+")
+_LETTER = re.compile(r"[^\W\d_]")
+_UPPER = re.compile(r"[A-ZÀ-ÖØ-Þ]")
 _FREEMAIL = frozenset([
     "gmail.com", "googlemail.com", "hotmail.com", "hotmail.co.uk", "outlook.com", "live.com",
     "live.co.uk", "yahoo.com", "yahoo.co.uk", "icloud.com", "me.com", "aol.com", "btinternet.com",
@@ -85,8 +87,8 @@ def signals(email: Email, pubs: PublicationIndex) -> list[str]:
         sig.append("subject_empty")
     if pubs.mentioned(email.subject + " " + email.new_text):
         sig.append("mentions_member")
-    letters = [c for c in email.new_text if c.isalpha()]
-    if len(letters) > 40 and sum(c.isupper() for c in letters) > 0.6 * len(letters):
+    letters = len(_LETTER.findall(email.new_text[:5000]))
+    if letters > 40 and len(_UPPER.findall(email.new_text[:5000])) > 0.6 * letters:
         sig.append("shouting")
     if email.parse_error:
         sig.append("parse_failed")

@@ -295,40 +295,42 @@ def sentence_tokens(subject: str, text: str) -> list[str]:
     """Tokens from sentence-level cues (see above) for the subject and new text."""
     text = text[:20_000].lower()
     subject = subject.lower()
-    sents = [subject, *sentences(text)] if subject.strip() else sentences(text)
+    whole = f"{subject}\n{text}"
     out: set[str] = set()
-    for s in sents:
-        insult = _STRONG_RE.search(s) is not None
-        rude = insult or _CONDESCEND.search(s) is not None
-        if rude:
-            at_reader = _AT_READER.search(s) is not None
-            at_press = _AT_PRESS.search(s) is not None
-            if _NOT_AT_READER.search(s):
-                out.add("lex_s_insult_excused")
-            elif at_reader and not at_press:
-                out.add("lex_s_insult_reader")
-            elif at_reader:
-                out.add("lex_s_insult_mixed")
-            elif at_press:
-                out.add("lex_s_insult_press")
-            else:
-                out.add("lex_s_insult_other")
-        elif _WEAK_INSULT.search(s) and _AT_READER.search(s) and not _AT_PRESS.search(s):
-            out.add("lex_s_weak_reader")
-        if _THREAT_MORE.search(s) and _AT_READER.search(s):
-            out.add("lex_s_threat")
-        if _PREJUDICE_MORE.search(s):
-            out.add("lex_s_prejudice")
-        for name, pattern in _REMIT:
-            if pattern.search(s):
-                out.add("lex_s_remit_" + name)
-        if _ARTICLE_OK.search(s):
-            out.add("lex_s_article_ok")
-        if _REVIEW_DENIED.search(s):
-            out.add("lex_s_review_denied")
-    if _NOT_AT_READER.search(text):
-        out.add("lex_s_excused")
+    # Cues that only depend on being present are looked for once in the whole text...
+    for name, pattern in _REMIT:
+        if pattern.search(whole):
+            out.add("lex_s_remit_" + name)
+    for name, pattern in (("lex_s_article_ok", _ARTICLE_OK), ("lex_s_review_denied", _REVIEW_DENIED),
+                           ("lex_s_prejudice", _PREJUDICE_MORE), ("lex_s_excused", _NOT_AT_READER)):
+        if pattern.search(whole if name != "lex_s_excused" else text):
+            out.add(name)
+    # ...while whom an insult or a threat addresses is decided sentence by sentence,
+    # and only when the text holds one at all.
+    if any(p.search(whole) for p in (_STRONG_RE, _CONDESCEND, _WEAK_INSULT, _THREAT_MORE)):
+        sents = [subject, *sentences(text)] if subject.strip() else sentences(text)
+        for sentence in sents:
+            out.update(_addressed(sentence))
     return sorted(out)
+
+
+def _addressed(s: str) -> set[str]:
+    """Insult and threat tokens for one sentence, by whom it addresses."""
+    out: set[str] = set()
+    at_reader = _AT_READER.search(s) is not None
+    if _STRONG_RE.search(s) or _CONDESCEND.search(s):
+        at_press = _AT_PRESS.search(s) is not None
+        if _NOT_AT_READER.search(s):
+            out.add("lex_s_insult_excused")
+        elif at_reader:
+            out.add("lex_s_insult_reader" if not at_press else "lex_s_insult_mixed")
+        else:
+            out.add("lex_s_insult_press" if at_press else "lex_s_insult_other")
+    elif _WEAK_INSULT.search(s) and at_reader and not _AT_PRESS.search(s):
+        out.add("lex_s_weak_reader")
+    if at_reader and _THREAT_MORE.search(s):
+        out.add("lex_s_threat")
+    return out
 
 
 _NON_MEMBER_ANY_CASE = re.compile(_NON_MEMBER.pattern, re.I)

@@ -439,10 +439,10 @@ def plan_draft(s: Session, ctx: Context, rec: Message, email: Email, verdict: Ve
                case: Case | None, *, force: bool = False) -> None:
     """Move the case on and plan its reply draft (appended after the commit)."""
     received = rec.internal_date or rec.recorded_at or utcnow()
-    extra: dict[str, Any] = {}
+    timing = None
     if case is not None and (not rec.needs_review or force):
         timing = cases.apply(s, case, email, verdict, rec, ctx.cases, received)
-        extra = _template_context(ctx, case, timing)
+    extra = _template_context(ctx, case, timing)
     if rec.needs_review and not force:
         store.add_event(s, "no_draft", "needs review: a person decides", message=rec)
         return
@@ -476,14 +476,18 @@ def _rate_limited(s: Session, ctx: Context, plan: drafts.DraftPlan) -> drafts.Dr
     return plan
 
 
-def _template_context(ctx: Context, case: Case, timing: cases.ReviewTiming | None) -> dict[str, Any]:
-    stage_text = {"assessment": "being assessed", "referred": "with the publication",
-                  "investigation": "under investigation", "decision": "decided",
-                  "review": "under review", "closed": "closed", "not_pursued": "closed"}
-    return {"publication": case.publication.name if case.publication else None,
+_STAGE_TEXT = {"assessment": "being assessed", "referred": "with the publication",
+               "investigation": "under investigation", "decision": "decided",
+               "review": "under review", "closed": "closed", "not_pursued": "closed"}
+
+
+def _template_context(ctx: Context, case: Case | None,
+                      timing: cases.ReviewTiming | None) -> dict[str, Any]:
+    """What every reply template may use (the case's part is empty without a case)."""
+    return {"publication": case.publication.name if case and case.publication else None,
             "deadlines": ctx.config.deadlines, "timing": timing,
-            "stage_text": stage_text.get(case.stage, case.stage),
-            "withdrawn": case.stage == "closed"}
+            "stage_text": _STAGE_TEXT.get(case.stage, case.stage) if case else None,
+            "withdrawn": case is not None and case.stage == "closed"}
 
 
 def _outcome(rec: Message) -> Outcome:

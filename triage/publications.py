@@ -109,6 +109,12 @@ class PublicationIndex:
                     names.setdefault(words, p)
         self._names = names
         self._longest = max((len(k) for k in names), default=0)
+        # Name lengths by first word: most words of a text start no name at all.
+        self._lengths: dict[str, list[int]] = {}
+        for key in names:
+            self._lengths.setdefault(key[0], []).append(len(key))
+        for lengths in self._lengths.values():
+            lengths.sort(reverse=True)
 
     def by_sender(self, address: str) -> PublicationInfo | None:
         """The title an address belongs to (its contact, domain or a subdomain)."""
@@ -146,7 +152,9 @@ class PublicationIndex:
         words = [w.lower() for w in original]
         seen: dict[str, PublicationInfo] = {}
         for i in range(len(words)):
-            for n in range(min(self._longest, len(words) - i), 0, -1):
+            for n in self._lengths.get(words[i], ()):
+                if n > len(words) - i:
+                    continue
                 key = tuple(words[i:i + n])
                 p = self._names.get(key)
                 if p is None:
