@@ -79,17 +79,32 @@ def setup(make_config, database_url, imap_user, dovecot):
     return make
 
 
+def events_so_far(db: store.Store) -> int:
+    """How much work has been committed: grows with every step of every message."""
+    try:
+        with db.transaction() as s:
+            return store.count(s, store.Event)
+    except Exception:
+        return -1
+
+
 @pytest.mark.slow
 def test_sigkill_at_random_points_then_restart(setup):
-    cfg, client = setup(batch_size=10, max_drafts=1000)
+    cfg, client = setup(batch_size=5, max_drafts=1000)
     originals = fill(client, 200)
     rnd = random.Random(20261123)
+    db = store.Store(cfg.database_url)
     kills = 0
-    for _ in range(40):
+    for _ in range(60):
+        before = events_so_far(db)
         proc = subprocess.Popen(triage_cmd(cfg, "poll", "--once"), stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE)
-        try:  # start-up (imports, model) takes about 2.5 s; kill somewhere in the work after it
-            proc.wait(timeout=rnd.uniform(2.8, 5.5))
+        # Wait until it has started committing work, then kill it at a random moment after.
+        deadline = time.monotonic() + 30
+        while proc.poll() is None and events_so_far(db) <= before and time.monotonic() < deadline:
+            time.sleep(0.02)
+        try:
+            proc.wait(timeout=rnd.uniform(0.0, 1.2))
         except subprocess.TimeoutExpired:
             proc.send_signal(signal.SIGKILL)
             proc.wait()
@@ -98,6 +113,7 @@ def test_sigkill_at_random_points_then_restart(setup):
         assert proc.returncode == 0, proc.stderr.read().decode()[-2000:]
         if not folder_messages(client, "INBOX"):
             break
+    db.dispose()
     assert kills >= 3, "the process was never killed mid-cycle"
     assert subprocess.run(triage_cmd(cfg, "poll", "--once"), capture_output=True).returncode == 0
     assert_exactly_once(cfg, client, originals)
