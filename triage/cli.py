@@ -21,6 +21,7 @@ from typing import Any
 from triage import __version__, app, logs
 from triage.config import CATEGORIES, Config, config_path, load_config
 from triage.errors import TriageError
+from triage.store import Store
 
 log = logging.getLogger("triage")
 Handler = Callable[[argparse.Namespace], int]
@@ -45,6 +46,14 @@ def _config(args: argparse.Namespace) -> Config:
     cfg = load_config(config_path(args.config))
     logs.configure(debug=args.debug, level=cfg.log_level)
     return cfg
+
+
+def _database(args: argparse.Namespace) -> tuple[Config, Store]:
+    """The configuration and its database, refusing an uninitialised or outdated schema."""
+    cfg = _config(args)
+    db = app.open_store(cfg)
+    db.check_schema()
+    return cfg, db
 
 
 def _print_json(obj: Any) -> None:
@@ -185,9 +194,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
 def cmd_cases(args: argparse.Namespace) -> int:
     from triage import reports
 
-    cfg = _config(args)
-    db = app.open_store(cfg)
-    db.check_schema()
+    _cfg, db = _database(args)
     with db.transaction() as s:
         rows = reports.case_rows(s, open_only=args.open)
     if args.json:
@@ -206,9 +213,7 @@ def cmd_cases(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     from triage import reports
 
-    cfg = _config(args)
-    db = app.open_store(cfg)
-    db.check_schema()
+    _cfg, db = _database(args)
     with db.transaction() as s:
         detail = reports.case_detail(s, args.reference)
     if args.json:
@@ -221,9 +226,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_stats(args: argparse.Namespace) -> int:
     from triage import reports
 
-    cfg = _config(args)
-    db = app.open_store(cfg)
-    db.check_schema()
+    _cfg, db = _database(args)
     with db.transaction() as s:
         stats = reports.stats(s)
     if args.json:
@@ -258,9 +261,7 @@ def cmd_case(args: argparse.Namespace) -> int:
 def cmd_deadlines(args: argparse.Namespace) -> int:
     from triage import reports
 
-    cfg = _config(args)
-    db = app.open_store(cfg)
-    db.check_schema()
+    _cfg, db = _database(args)
     today = date.fromisoformat(args.today) if args.today else date.today()
     with db.transaction() as s:
         rows = reports.deadline_rows(s, today, args.days)
@@ -283,9 +284,7 @@ def cmd_publications(args: argparse.Namespace) -> int:
     from triage import store
     from triage.publications import PublicationInfo, write_csv
 
-    cfg = _config(args)
-    db = app.open_store(cfg)
-    db.check_schema()
+    _cfg, db = _database(args)
     if args.pub_command == "import":
         changes = app.import_publications(db, Path(args.file))
         print(f"{len(changes['added'])} added, {len(changes['updated'])} updated, "
@@ -381,9 +380,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 def cmd_digest(args: argparse.Namespace) -> int:
     from triage import digest
 
-    cfg = _config(args)
-    db = app.open_store(cfg)
-    db.check_schema()
+    cfg, db = _database(args)
     day = date.fromisoformat(args.day) if args.day else date.today() - timedelta(days=1)
     if args.out:
         content = digest.build(cfg, db, day)
@@ -401,9 +398,7 @@ def cmd_digest(args: argparse.Namespace) -> int:
 def cmd_purge(args: argparse.Namespace) -> int:
     from triage import retention
 
-    cfg = _config(args)
-    db = app.open_store(cfg)
-    db.check_schema()
+    _cfg, db = _database(args)
     result = retention.purge(db, older_than_days=args.older_than, actor=_actor(args),
                              dry_run=args.dry_run)
     print(result)

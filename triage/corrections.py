@@ -173,14 +173,20 @@ def scan_folders(ctx: Context, box: Mailbox) -> int:
     return found
 
 
-def _scan_one(ctx: Context, box: Mailbox, category: str, folder: str) -> tuple[int, list[int]]:
-    state = box.select(folder)
+def _new_uids(ctx: Context, box: Mailbox, folder: str, readonly: bool = False) -> tuple[int, list[int]]:
+    """Select ``folder`` and return its UIDVALIDITY and the UIDs that arrived since
+    the last scan (all of them after a UIDVALIDITY change)."""
+    state = box.select(folder, readonly=readonly)
     with ctx.store.transaction() as s:
         row = store.mailbox(s, folder_key(ctx, folder))
         if row.uidvalidity != state.uidvalidity:
             row.uidvalidity, row.last_uid = state.uidvalidity, 0
         last = int(row.last_uid)
-    uids = box.uids_after(last)
+    return state.uidvalidity, box.uids_after(last)
+
+
+def _scan_one(ctx: Context, box: Mailbox, category: str, folder: str) -> tuple[int, list[int]]:
+    uidvalidity, uids = _new_uids(ctx, box, folder)
     if not uids:
         return 0, []
     ids = box.message_ids(uids)
@@ -190,14 +196,14 @@ def _scan_one(ctx: Context, box: Mailbox, category: str, folder: str) -> tuple[i
             rec = _ours(s, ids.get(uid, ""))
             if rec is None or rec.state not in ("done", "quarantined"):
                 continue  # not ours, or we have not finished with it yet
-            key = f"{folder}/{state.uidvalidity}/{uid}"
+            key = f"{folder}/{uidvalidity}/{uid}"
             if rec.category == category and not rec.needs_review:
-                rec.filed_folder, rec.filed_uidvalidity, rec.filed_uid = folder, state.uidvalidity, uid
+                rec.filed_folder, rec.filed_uidvalidity, rec.filed_uid = folder, uidvalidity, uid
                 continue
             who = f"staff via folder ({ctx.config.imap.username})"
             if apply_correction(ctx, s, rec, category, source="folder", actor=who,
                                 folder_uid=key, folder=folder):
-                rec.filed_uidvalidity, rec.filed_uid = state.uidvalidity, uid
+                rec.filed_uidvalidity, rec.filed_uid = uidvalidity, uid
                 n += 1
                 touched.append(rec.id)
                 log.info("%s corrected to %s by a folder move", rec.message_id, category)
@@ -212,13 +218,7 @@ def scan_sent(ctx: Context, box: Mailbox) -> int:
     folder = ctx.config.imap.sent
     if not box.folder_exists(folder):
         return 0
-    state = box.select(folder, readonly=True)
-    with ctx.store.transaction() as s:
-        row = store.mailbox(s, folder_key(ctx, folder))
-        if row.uidvalidity != state.uidvalidity:
-            row.uidvalidity, row.last_uid = state.uidvalidity, 0
-        last = int(row.last_uid)
-    uids = box.uids_after(last)
+    _, uids = _new_uids(ctx, box, folder, readonly=True)
     heads = box.header_fields(uids, ("MESSAGE-ID", "IN-REPLY-TO", "REFERENCES", "TO")) if uids else {}
     box.select(ctx.config.imap.inbox)
     seen = 0
