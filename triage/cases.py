@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from triage import store
 from triage.classifier import Verdict
@@ -436,10 +436,6 @@ def apply(s: Session, case: Case, email: Email, verdict: Verdict, message: Messa
             set_stage(s, case, "closed", cause="complainant withdrew the complaint",
                       message=message, at=received, ctx=ctx)
     return None
-
-
-def due_deadlines(s: Session, today: date, days: int) -> Sequence[Deadline]:
-    return store.open_deadlines(s, until=today + timedelta(days=days))
 
 
 def merge(s: Session, source: Case, target: Case, actor: str, ctx: CaseContext) -> None:

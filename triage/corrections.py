@@ -13,7 +13,6 @@ import email
 import email.utils
 import logging
 import re
-from collections.abc import Sequence
 from datetime import datetime
 
 from triage import cases, store
@@ -264,6 +263,3 @@ def training_examples(db: Store) -> list[tuple[bytes, str, str]]:
                         f"correction:{corr.id}"))
     return out
 
-
-def corrections_between(s: Session, start: datetime, end: datetime) -> Sequence[Correction]:
-    return store.corrections_between(s, start, end)

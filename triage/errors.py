@@ -5,7 +5,6 @@
     ├── MailboxError            the IMAP conversation failed (login, network, folder)
     │   └── AuthError           the server refused our credentials or token
     ├── StoreError              the database is unreachable or refused a write
-    │   └── LeaseLost           another instance holds this mailbox
     ├── ParseError              a message could not be turned into an Email
     ├── ModelError              a model file is missing, tampered or incompatible
     ├── CaseError               a case command names something that does not exist
@@ -42,10 +41,6 @@ class AuthError(MailboxError):
 
 class StoreError(TriageError):
     """The database could not be reached or refused a write."""
-
-
-class LeaseLost(StoreError):
-    """Another instance holds the lease on this mailbox."""
 
 
 class ParseError(TriageError):

@@ -189,9 +189,6 @@ class Mailbox:
             found = self.client.search(["UID", f"{last_uid + 1}:*"])
         return sorted(int(u) for u in found if int(u) > last_uid)
 
-    def all_uids(self) -> list[int]:
-        with translate("search"):
-            return sorted(int(u) for u in self.client.search(["ALL"]))
 
     def sizes(self, uids: Sequence[int]) -> dict[int, int]:
         out: dict[int, int] = {}
@@ -295,9 +292,6 @@ class Mailbox:
             finally:
                 self.client.idle_done()
 
-    def noop(self) -> None:
-        with translate("noop"):
-            self.client.noop()
 
 
 def _chunks(items: list[int], n: int) -> Iterator[list[int]]:

@@ -35,7 +35,7 @@ from triage import cases, drafts, store
 from triage.cases import CaseContext, Match
 from triage.classifier import Classifier, Verdict
 from triage.config import Config
-from triage.errors import LeaseLost, MailboxError, StoreError
+from triage.errors import MailboxError, StoreError
 from triage.lexicon import non_members_named
 from triage.mailbox import Fetched, Mailbox
 from triage.message import Email, header_block, parse, sha256_of
@@ -338,7 +338,7 @@ def _process_one(ctx: Context, s: Session, rec: Message, email: Email,
             case = record(s, ctx, rec, email, verdict, m)
             with ctx.timings.station("draft"):
                 plan_draft(s, ctx, rec, email, verdict, case)
-    except (StoreError, LeaseLost):
+    except StoreError:  # the database itself failed: the cycle stops, not this message
         raise
     except Exception as exc:
         return _failed(s, ctx, rec, email, exc)
