@@ -31,6 +31,37 @@ from triage.publications import PublicationIndex, read_csv  # noqa: E402
 LIMITS = LimitsConfig(40 * 1024 * 1024, 500, 200_000)
 
 
+def resampled(ds: training.Dataset, size: int, seed: int = 3) -> training.Dataset:
+    """``size`` examples drawn (with repeats) from ``ds``: a training set of any size."""
+    out = training.Dataset([], [], [])
+    rnd = random.Random(seed)
+    while len(out) < size:
+        i = rnd.randrange(len(ds))
+        out.emails.append(ds.emails[i])
+        out.labels.append(ds.labels[i])
+        out.sources.append(ds.sources[i])
+    return out
+
+
+def training_seconds(ds: training.Dataset, pubs: PublicationIndex) -> float:
+    """Wall time of a full `triage train` run on ``ds`` (into a throwaway folder)."""
+    with tempfile.TemporaryDirectory() as models:
+        started = time.perf_counter()
+        training.train(ds, pubs, Path(models))
+        return time.perf_counter() - started
+
+
+def classification_ms(clf: Classifier, emails: list) -> tuple[float, float]:
+    """Milliseconds per message: classified in one batch, and one at a time."""
+    started = time.perf_counter()
+    clf.classify_many(emails)
+    batch = (time.perf_counter() - started) * 1000 / len(emails)
+    started = time.perf_counter()
+    for e in emails:
+        clf.classify(e)
+    return batch, (time.perf_counter() - started) * 1000 / len(emails)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--train-size", type=int, default=10_000)
@@ -54,25 +85,9 @@ def main() -> int:
           f"{sum(a == b for a, b in zip(predicted, hold.labels, strict=True)) / len(hold):.3f}; "
           f"filed automatically {len(auto) / len(hold):.0%} at precision "
           f"{sum(a == b for a, b in auto) / max(1, len(auto)):.3f}")
-    big = training.Dataset([], [], [])
-    rnd = random.Random(3)
-    while len(big) < args.train_size:
-        i = rnd.randrange(len(ds))
-        big.emails.append(ds.emails[i])
-        big.labels.append(ds.labels[i])
-        big.sources.append(ds.sources[i])
-    with tempfile.TemporaryDirectory() as models:
-        started = time.perf_counter()
-        training.train(big, pubs, Path(models))
-        print(f"training on {len(big)} examples: {time.perf_counter() - started:.0f} s")
-    emails = hold.emails
-    started = time.perf_counter()
-    clf.classify_many(emails)
-    batch = (time.perf_counter() - started) * 1000 / len(emails)
-    started = time.perf_counter()
-    for e in emails:
-        clf.classify(e)
-    single = (time.perf_counter() - started) * 1000 / len(emails)
+    big = resampled(ds, args.train_size)
+    print(f"training on {len(big)} examples: {training_seconds(big, pubs):.0f} s")
+    batch, single = classification_ms(clf, hold.emails)
     print(f"classification: {batch:.2f} ms/message in a batch, {single:.2f} ms one at a time")
     return 0
 

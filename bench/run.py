@@ -249,35 +249,17 @@ def latency(server: LocalDovecot, tmp: Path, rounds: int) -> list[float]:
 
 
 def classifier_speed(train_size: int) -> dict:
+    """Training time on ``train_size`` examples and classification speed (see bench/classifier.py)."""
+    from bench.classifier import LIMITS, classification_ms, resampled, training_seconds
     from triage import training
     from triage.classifier import Classifier
-    from triage.config import LimitsConfig
     from triage.publications import PublicationIndex, read_csv
 
-    limits = LimitsConfig(5_000_000, 200, 200_000)
     pubs = PublicationIndex(read_csv(ROOT / "data" / "publications.csv"))
-    base = training.load_directory(ROOT / "training_data", limits)
-    ds = training.Dataset([], [], [])
-    rnd = random.Random(3)
-    while len(ds) < train_size:
-        i = rnd.randrange(len(base))
-        ds.emails.append(base.emails[i])
-        ds.labels.append(base.labels[i])
-        ds.sources.append(base.sources[i])
-    with tempfile.TemporaryDirectory() as models:
-        started = time.perf_counter()
-        training.train(ds, pubs, Path(models))
-        train_seconds = time.perf_counter() - started
-    clf = Classifier.load(ROOT / "models", pubs)
-    emails = base.emails[:1000]
-    started = time.perf_counter()
-    clf.classify_many(emails)
-    batch_ms = (time.perf_counter() - started) * 1000 / len(emails)
-    started = time.perf_counter()
-    for e in emails[:200]:
-        clf.classify(e)
-    single_ms = (time.perf_counter() - started) * 1000 / 200
-    return {"train_seconds": train_seconds, "train_size": len(ds), "batch_ms": batch_ms,
+    base = training.load_directory(ROOT / "training_data", LIMITS)
+    ds = resampled(base, train_size)
+    batch_ms, single_ms = classification_ms(Classifier.load(ROOT / "models", pubs), base.emails[:1000])
+    return {"train_seconds": training_seconds(ds, pubs), "train_size": len(ds), "batch_ms": batch_ms,
             "single_ms": single_ms}
 
 

@@ -30,15 +30,19 @@ def publication_index(config: Config, db: Store | None = None) -> PublicationInd
     """The members' list from the database, or from the configured CSV when the
     database has none (e.g. for offline classification)."""
     if db is not None:
-        with db.transaction() as s:
-            rows = store.publications(s)
-            items = [PublicationInfo(p.name, tuple(p.aliases), tuple(p.domains), p.contact,
-                                     p.group_name) for p in rows]
+        items = stored_publications(db)
         if items:
             return PublicationIndex(items)
     if config.publications_file and config.publications_file.exists():
         return PublicationIndex(read_csv(config.publications_file))
     return PublicationIndex([])
+
+
+def stored_publications(db: Store) -> list[PublicationInfo]:
+    """The members' list as kept in the database."""
+    with db.transaction() as s:
+        return [PublicationInfo(p.name, tuple(p.aliases), tuple(p.domains), p.contact, p.group_name)
+                for p in store.publications(s)]
 
 
 def load_classifier(config: Config, pubs: PublicationIndex) -> Classifier:

@@ -281,8 +281,7 @@ def cmd_deadlines(args: argparse.Namespace) -> int:
 
 
 def cmd_publications(args: argparse.Namespace) -> int:
-    from triage import store
-    from triage.publications import PublicationInfo, write_csv
+    from triage.publications import write_csv
 
     _cfg, db = _database(args)
     if args.pub_command == "import":
@@ -293,9 +292,7 @@ def cmd_publications(args: argparse.Namespace) -> int:
             for name in changes[kind]:
                 print(f"  {kind}: {name}")
         return 0
-    with db.transaction() as s:
-        items = [PublicationInfo(p.name, tuple(p.aliases), tuple(p.domains), p.contact, p.group_name)
-                 for p in store.publications(s)]
+    items = app.stored_publications(db)
     text = write_csv(items)
     if args.file:
         Path(args.file).write_text(text, encoding="utf-8")
