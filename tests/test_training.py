@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import CORPUS
 from triage import training
 from triage.classifier import Classifier, read_registry
 from triage.cli import main
@@ -126,3 +127,27 @@ def test_cli_models_and_classify(tmp_path, capsys):
     assert all(x["category"] in CATEGORIES and 0 <= x["confidence"] <= 1 for x in lines)
     assert main(["--config", str(ROOT / "config.toml"), "models"]) == 0
     assert "* v0001" in capsys.readouterr().out
+
+
+def test_fast_scorer_gives_the_pipelines_probabilities():
+    """The classifier's own arithmetic (triage.scoring) matches scikit-learn's
+    predict_proba on the shipped model, for training mail and hostile corpus mail,
+    one at a time and in a batch."""
+    from triage import features
+    from triage.message import parse
+    from triage.scoring import FastScorer
+
+    clf = Classifier.load(ROOT / "models", PUBS)
+    assert clf.scorer is not None
+    raws = [p.read_bytes() for p in sorted((ROOT / "training_data").rglob("*.eml"))[::25]]
+    corpus = sorted(p for p in CORPUS.rglob("*") if p.is_file())
+    assert corpus, f"corpus missing: {CORPUS}"
+    raws += [p.read_bytes() for p in corpus[::2]]
+    raws += [b"", b"Subject: \r\n\r\n", b"From: x@y\r\n\r\n" + b"\xff\xfe" * 500]
+    rows = [features.row(parse(raw, LIMITS), PUBS) for raw in raws]
+    expected = clf.pipeline.predict_proba(features.matrix(rows))
+    assert abs(clf.scorer.predict_proba(rows) - expected).max() < 1e-9
+    assert abs(clf.scorer.predict_proba(rows[:1]) - expected[:1]).max() < 1e-9
+    # Anything but the shape build_pipeline makes is left to scikit-learn.
+    assert FastScorer.from_pipeline(clf.pipeline.named_steps["model"]) is None
+    assert FastScorer.from_pipeline(object()) is None
