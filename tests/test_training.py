@@ -126,7 +126,10 @@ def test_cli_models_and_classify(tmp_path, capsys):
     assert [set(x) >= {"file", "category", "confidence", "needs_review"} for x in lines] == [True, True]
     assert all(x["category"] in CATEGORIES and 0 <= x["confidence"] <= 1 for x in lines)
     assert main(["--config", str(ROOT / "config.toml"), "models"]) == 0
-    assert "* v0001" in capsys.readouterr().out
+    # The active version is starred, every other listed without.
+    out = capsys.readouterr().out
+    active = read_registry(ROOT / "models")["active"]
+    assert f"* {active}" in out and out.count("* ") == 1
 
 
 def test_fast_scorer_gives_the_pipelines_probabilities():

@@ -49,6 +49,10 @@ TRUSTED_TYPES = [
     "sklearn.feature_extraction.text.TfidfTransformer",
     "sklearn.feature_extraction.text.HashingVectorizer",
     "sklearn.pipeline.Pipeline",
+    "sklearn.ensemble._stacking.StackingClassifier",
+    "sklearn.model_selection._split.StratifiedKFold",
+    "sklearn.preprocessing._label.LabelEncoder",
+    "sklearn.utils._bunch.Bunch",
 ]
 # A sender at a member publication writes as the publication: these are the
 # only categories its own address can produce (a publication may also ask for

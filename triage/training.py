@@ -25,11 +25,12 @@ from typing import Any
 
 import numpy as np
 import sklearn
-from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import StackingClassifier
 from sklearn.feature_extraction.text import CountVectorizer, HashingVectorizer, TfidfTransformer
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
-from sklearn.model_selection import StratifiedGroupKFold
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.svm import LinearSVC
 
@@ -145,37 +146,86 @@ def _hashed(bits: int, **options: Any) -> Pipeline:
                      ("tfidf", TfidfTransformer(sublinear_tf=True))])
 
 
+# Hash widths (bits) of the text views; the signal tokens' vocabulary comes last,
+# so every view's place in the feature matrix is known before fitting.
+_VIEWS: tuple[tuple[str, int, int, dict[str, Any]], ...] = (
+    # name, column, bits, vectoriser options
+    ("subject", 0, 14, {"ngram_range": (1, 2)}),
+    ("new_words", 1, 15, {"ngram_range": (1, 2)}),
+    ("new_chars", 1, 16, {"analyzer": "char_wb", "ngram_range": (2, 5)}),
+    ("quoted", 2, 14, {}),
+    ("ends", 4, 15, {"ngram_range": (1, 2)}),
+)
+_WEIGHTS = {"subject": 0.5, "new_words": 1.0, "new_chars": 1.0, "quoted": 0.35, "signals": 0.15, "ends": 0.5}
+
+
+def _svm() -> LinearSVC:
+    return LinearSVC(C=1.0, class_weight="balanced", max_iter=2000, tol=1e-3)
+
+
+def _view(columns: slice) -> Pipeline:
+    """A linear SVM over one slice of the feature matrix."""
+    return Pipeline([("select", ColumnTransformer([("view", "passthrough", columns)])), ("svm", _svm())])
+
+
 def build_pipeline() -> Pipeline:
-    """The classifier: word and character n-grams of the new text, words of the
-    subject, of the quoted text and of the first and last sentences, and the
-    signal tokens, into a linear SVM whose scores are calibrated into
-    probabilities (Platt scaling on 3-fold out-of-fold scores, one final SVM).
-    Weights, C and the hash sizes were chosen by grouped cross-validation and
-    the hold-out set (see README, "Classifier")."""
-    columns = ColumnTransformer(
-        [
-            ("subject", _hashed(14, ngram_range=(1, 2)), 0),
-            ("new_words", _hashed(15, ngram_range=(1, 2)), 1),
-            ("new_chars", _hashed(16, analyzer="char_wb", ngram_range=(2, 5)), 1),
-            ("quoted", _hashed(14), 2),
-            ("signals", CountVectorizer(binary=True, token_pattern=r"\S+", lowercase=False),  # noqa: S106
-             3),
-            ("ends", _hashed(15, ngram_range=(1, 2)), 4),
-        ],
-        transformer_weights={"subject": 0.5, "new_words": 1.0, "new_chars": 1.0, "quoted": 0.35,
-                             "signals": 0.15, "ends": 0.5},
-    )
-    svm = LinearSVC(C=1.0, class_weight="balanced", max_iter=2000)
-    # Calibration folds run in parallel on the machine's cores (training time).
-    return Pipeline([("features", columns),
-                     ("model", CalibratedClassifierCV(svm, method="sigmoid", cv=3, ensemble=False,
-                                                      n_jobs=-1))])
+    """The classifier (see README, "Classifier").
+
+    Features: word and character n-grams of the new text, words of the subject,
+    of the quoted text and of the first and last sentences (hashed TF-IDF), and
+    the signal tokens. Model: stacked linear SVMs. One SVM sees every view,
+    and one sees each view alone. A multinomial logistic regression
+    then combines their scores, learnt from out-of-fold scores (2 folds), and
+    gives the probabilities. The combiner learns how far to trust each view for
+    each category: whether a rude sentence (signals) should outweigh the words
+    of a review request, or the subject the body. Compared with one calibrated
+    SVM this raised cross-validated macro-F1 by about 1.5 points and cut the
+    calibration error from 0.09 to 0.01 (README, "Classifier"); two folds and
+    a solver tolerance of 1e-3 keep training on 10,000 examples under two
+    minutes and cost nothing measurable in accuracy.
+    """
+    blocks = [(name, _hashed(bits, **opts), col) for name, col, bits, opts in _VIEWS]
+    blocks.append(("signals", CountVectorizer(binary=True, token_pattern=r"\S+",  # noqa: S106
+                                              lowercase=False), 3))
+    columns = ColumnTransformer(blocks, transformer_weights=_WEIGHTS)
+    spans, offset = {}, 0
+    for name, _col, bits, _opts in _VIEWS:
+        spans[name] = slice(offset, offset + 2**bits)
+        offset += 2**bits
+    spans["signals"] = slice(offset, None)
+    estimators = [("all", Pipeline([("svm", _svm())]))]
+    estimators += [(name, _view(span)) for name, span in spans.items()]
+    stack = StackingClassifier(
+        estimators, final_estimator=LogisticRegression(C=1.0, class_weight="balanced", max_iter=5000),
+        cv=StratifiedKFold(2, shuffle=True, random_state=1), stack_method="decision_function", n_jobs=-1)
+    return Pipeline([("features", columns), ("model", stack)])
 
 
 def fit(rows: Sequence[tuple[str, ...]], labels: Sequence[str]) -> Pipeline:
     pipeline = build_pipeline()
     pipeline.fit(features.matrix(rows), np.asarray(labels))
+    _compact_selectors(pipeline)
     return pipeline
+
+
+def _compact_selectors(pipeline: Pipeline) -> None:
+    """Store the column indices of each view's selector as arrays, not lists.
+
+    A fitted ColumnTransformer keeps the indices its slice covers (and those it
+    drops) as Python lists; skops writes a list one JSON object per integer,
+    which for this model meant a 3 GB file and minutes to save and load. As
+    arrays they are a few megabytes; transform reads them the same way (the
+    model tests compare probabilities before and after saving)."""
+    for estimator in pipeline.named_steps["model"].estimators_:
+        select = getattr(estimator, "named_steps", {}).get("select")
+        if select is None:
+            continue
+        name, how, cols = select._remainder
+        select._remainder = (name, how, np.asarray(cols, dtype=np.int32))
+        select._transformer_to_input_indices = {
+            k: np.asarray(v, dtype=np.int32) for k, v in select._transformer_to_input_indices.items()}
+        select.transformers_ = [(n, t, np.asarray(c, dtype=np.int32) if isinstance(c, list) else c)
+                                for n, t, c in select.transformers_]
 
 
 # ----------------------------------------------------------- evaluation
@@ -393,7 +443,8 @@ def train(ds: Dataset, pubs: PublicationIndex, model_dir: Path, *, force: bool =
         "thresholds": per_class,
         "evaluation": {"held_out": held},
         "train_seconds": round(time.monotonic() - started, 1),
-        "estimator": "LinearSVC + sigmoid calibration over word/char TF-IDF and signal tokens",
+        "estimator": "stacked LinearSVCs (all views and each view) + logistic regression, over "
+                     "word/char TF-IDF and signal tokens",
     }
     version = save_model(model_dir, final, card)
     cand_f1 = held["macro_f1"]
