@@ -239,11 +239,13 @@ def splits(ds: Dataset, folds: int = 5, seed: int = 13) -> list[tuple[np.ndarray
 
 
 def cross_val_probabilities(ds: Dataset, pubs: PublicationIndex, folds: int = 5,
-                            progress: Progress | None = None) -> tuple[np.ndarray, list[str]]:
+                            progress: Progress | None = None,
+                            seed: int = 13) -> tuple[np.ndarray, list[str]]:
     """Out-of-fold probabilities for every example (columns in CATEGORIES order),
-    after the same sender rule the classifier applies in production."""
+    after the same sender rule the classifier applies in production. ``seed``
+    picks the fold assignment."""
     probs = np.zeros((len(ds), len(CATEGORIES)))
-    for k, (train, test) in enumerate(splits(ds, folds), start=1):
+    for k, (train, test) in enumerate(splits(ds, folds, seed), start=1):
         if progress:
             progress(f"cross-validation fold {k}/{folds} (train {len(train)}, test {len(test)})")
         model = fit([ds.rows[i] for i in train], [ds.labels[i] for i in train])
