@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import sklearn
 
 from tests.conftest import CORPUS
 from triage import training
@@ -154,3 +155,28 @@ def test_fast_scorer_gives_the_pipelines_probabilities():
     # Anything but the shape build_pipeline makes is left to scikit-learn.
     assert FastScorer.from_pipeline(clf.pipeline.named_steps["model"]) is None
     assert FastScorer.from_pipeline(object()) is None
+
+
+def test_saved_model_is_small_and_predicts_as_before_saving(small_data, tmp_path):
+    """Each view's selector keeps exactly its slice of the features after its
+    index lists are stored as arrays, and a saved and reloaded model gives the
+    same probabilities as the one in memory, from a file of a few megabytes."""
+    from triage import features
+    from triage.classifier import load_pipeline
+
+    ds = training.load_directory(small_data, LIMITS)
+    ds.featurise(PUBS)
+    model = training.fit(ds.rows, ds.labels)
+    x = features.matrix(ds.rows)
+    matrix = model.named_steps["features"].transform(x).tocsr()
+    for name, estimator in zip(model.named_steps["model"].named_estimators_, model.named_steps["model"].estimators_,
+                               strict=True):
+        if "select" in estimator.named_steps:
+            span = estimator.named_steps["select"].transformers_[0][2]
+            assert abs(estimator.named_steps["select"].transform(matrix) - matrix[:, span]).sum() == 0, name
+    before = model.predict_proba(x)
+    version = training.save_model(tmp_path, model, {"feature_version": features.FEATURE_VERSION,
+                                                    "sklearn_version": sklearn.__version__})
+    assert (tmp_path / version / "model.skops").stat().st_size < 30 * 2**20
+    loaded, _card = load_pipeline(tmp_path, version)
+    assert abs(loaded.predict_proba(x) - before).max() < 1e-12

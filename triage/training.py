@@ -215,8 +215,9 @@ def _compact_selectors(pipeline: Pipeline) -> None:
     A fitted ColumnTransformer keeps the indices its slice covers (and those it
     drops) as Python lists; skops writes a list one JSON object per integer,
     which for this model meant a 3 GB file and minutes to save and load. As
-    arrays they are a few megabytes; transform reads them the same way (the
-    model tests compare probabilities before and after saving)."""
+    arrays they are a few megabytes, and transform reads them the same way
+    (tests/test_training.py checks each view's slice and the probabilities
+    before and after saving)."""
     for estimator in pipeline.named_steps["model"].estimators_:
         select = getattr(estimator, "named_steps", {}).get("select")
         if select is None:
