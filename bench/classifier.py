@@ -68,12 +68,12 @@ def main() -> int:
     p.add_argument("--skip-cv", action="store_true")
     args = p.parse_args()
     pubs = PublicationIndex(read_csv(ROOT / "data" / "publications.csv"))
+    ds = training.load_directory(ROOT / "training_data", LIMITS)
     if not args.skip_cv:
-        report = training.evaluate(training.load_directory(ROOT / "training_data", LIMITS), pubs)
+        report = training.evaluate(ds, pubs)
         print(f"grouped 5-fold CV on training_data/ ({report['examples']} examples): macro-F1 "
               f"{report['macro_f1']:.3f}, accuracy {report['accuracy']:.3f}, ECE {report['ece']:.3f}")
     with tempfile.TemporaryDirectory() as models:
-        ds = training.load_directory(ROOT / "training_data", LIMITS)
         training.train(ds, pubs, Path(models))
         clf = Classifier.load(Path(models), pubs)
         hold = training.load_directory(ROOT / "eval_data", LIMITS)

@@ -16,8 +16,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sklearn.metrics import f1_score  # noqa: E402
-
 from bench.classifier import LIMITS  # noqa: E402
 from triage import training  # noqa: E402
 from triage.publications import PublicationIndex, read_csv  # noqa: E402
@@ -34,7 +32,7 @@ def main() -> int:
     for seed in args.seeds:
         started = time.perf_counter()
         probs, classes = training.cross_val_probabilities(ds, pubs, seed=seed)
-        score = f1_score(ds.labels, [classes[i] for i in probs.argmax(1)], average="macro")
+        score = training.report(ds.labels, probs, classes)["macro_f1"]
         scores.append(score)
         print(f"seed {seed:3d}: macro-F1 {score:.4f} ({time.perf_counter() - started:.0f} s)", flush=True)
     print(f"{len(ds)} examples, {len(scores)} fold assignments: mean {statistics.mean(scores):.4f}, "

@@ -108,7 +108,6 @@ class PublicationIndex:
                 if words and len(" ".join(words)) >= 4:
                     names.setdefault(words, p)
         self._names = names
-        self._longest = max((len(k) for k in names), default=0)
         # Name lengths by first word: most words of a text start no name at all.
         self._lengths: dict[str, list[int]] = {}
         for key in names:

@@ -103,19 +103,18 @@ class FastScorer:
         columns = _feature_blocks(ct)
         if columns is None:
             return None
-        width = sum(part.width for part, _, _ in columns)
+        starts = np.cumsum([0] + [part.width for part, _, _ in columns])
+        width = int(starts[-1])
         final = stack.final_estimator_
         n_classes = len(stack.classes_)
         if stack.passthrough or not isinstance(final, LogisticRegression) or n_classes < 3 \
                 or any(m != "decision_function" for m in stack.stack_method_):
             return None
-        starts = np.cumsum([0] + [part.width for part, _, _ in columns])
         scorers: list[tuple[list[tuple[int, np.ndarray]], np.ndarray]] = []
         for estimator in stack.estimators_:
             picked = _view_columns(estimator, width)
             svm = estimator.steps[-1][1] if isinstance(estimator, Pipeline) else None
-            if not isinstance(picked, slice) or not isinstance(svm, LinearSVC) \
-                    or svm.coef_.shape[0] != n_classes:
+            if picked is None or not isinstance(svm, LinearSVC) or svm.coef_.shape[0] != n_classes:
                 return None
             start, stop, step = picked.indices(width)
             # Each SVM reads whole feature blocks: its coefficients are cut per block.
@@ -170,7 +169,7 @@ def _identity(transformer: Any) -> bool:
         type(transformer) is FunctionTransformer and transformer.func is None)
 
 
-def _view_columns(estimator: Any, width: int) -> Any:
+def _view_columns(estimator: Any, width: int) -> slice | None:
     """Which feature columns a stacked estimator reads: all of them (a bare SVM),
     or the one passthrough slice its ``select`` step keeps; None otherwise."""
     if not isinstance(estimator, Pipeline):
@@ -184,4 +183,4 @@ def _view_columns(estimator: Any, width: int) -> Any:
     remainder = [t for n, t, _ in select.transformers_ if n == "remainder"]
     if len(kept) != 1 or not _identity(kept[0][0]) or any(t != "drop" for t in remainder):
         return None
-    return kept[0][1] if isinstance(kept[0][1], slice) else np.asarray(kept[0][1])
+    return kept[0][1] if isinstance(kept[0][1], slice) else None
