@@ -3,11 +3,16 @@ overhead.
 
 For one message, ``Pipeline.predict_proba`` spends most of its time in input
 validation, dataframe detection and joblib dispatch across the feature columns
-and the stacked models, not in arithmetic. Every part of the model is linear,
-so the same numbers come from the fitted parts directly: each column's hashed
-or counted n-grams, weighted as TF-IDF and L2-normalised, times its transformer
-weight; each stacked SVM's scores over its slice of those features; and the
-combining logistic regression's softmax over all the scores.
+and the stacked models, not in arithmetic. Every part of the model up to the
+final softmax is linear: each column's n-grams, weighted as TF-IDF and
+L2-normalised, times the column's weight; each stacked SVM's scores over its
+slice of those features; and the combining logistic regression's logits over
+all the scores. A composition of linear maps is one linear map, so the scorer
+multiplies the stacked SVMs' coefficients into the combiner's once, when the
+model is loaded, and scores a message with one sparse product and a softmax.
+All the hashed text columns go through one ``FeatureHasher`` call: their widths
+are powers of two, so a column's hashed index is the widest column's index
+modulo its own width, exactly.
 
 Only the shape ``triage.training.build_pipeline`` produces is accepted
 (``FastScorer.from_pipeline`` returns None for anything else, and the caller
@@ -16,13 +21,16 @@ keeps using ``predict_proba``). Tests check the two agree to 1e-9 on real mail.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy.sparse import csr_matrix
 from scipy.special import softmax
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import StackingClassifier
+from sklearn.feature_extraction import FeatureHasher
 from sklearn.feature_extraction.text import CountVectorizer, HashingVectorizer, TfidfTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
@@ -30,60 +38,32 @@ from sklearn.preprocessing import FunctionTransformer
 from sklearn.svm import LinearSVC
 
 
-class _Hashed:
-    """A Pipeline(HashingVectorizer, TfidfTransformer) column."""
+@dataclass
+class _Block:
+    """One fitted feature column: where it reads, how wide it is, its weight."""
 
-    def __init__(self, hasher: HashingVectorizer, tfidf: TfidfTransformer) -> None:
-        self.hasher = hasher
-        self.idf = tfidf.idf_ if tfidf.use_idf else None
-        self.sublinear = tfidf.sublinear_tf
-        self.norm = tfidf.norm
-        self.width = hasher.n_features
-
-    def transform(self, texts: Sequence[str]) -> Any:
-        x = self.hasher.transform(texts).tocsr()
-        if self.sublinear:
-            np.log(x.data, out=x.data)
-            x.data += 1.0
-        if self.idf is not None:
-            x.data *= self.idf[x.indices]
-        _normalise_rows(x, self.norm)
-        return x
-
-
-class _Counted:
-    """A CountVectorizer column (the signal tokens)."""
-
-    def __init__(self, vectorizer: CountVectorizer) -> None:
-        self.vectorizer = vectorizer
-        self.width = len(vectorizer.vocabulary_)
-
-    def transform(self, texts: Sequence[str]) -> Any:
-        return self.vectorizer.transform(texts).tocsr()
-
-
-def _normalise_rows(x: Any, norm: str | None) -> None:
-    if norm is None:
-        return
-    if norm != "l2":
-        raise ValueError(norm)
-    counts = np.diff(x.indptr)
-    row_of = np.repeat(np.arange(x.shape[0]), counts)
-    lengths = np.sqrt(np.bincount(row_of, weights=x.data ** 2, minlength=x.shape[0]))
-    lengths[lengths == 0.0] = 1.0
-    x.data /= lengths[row_of]
+    column: int                          # input column of the row
+    width: int
+    weight: float
+    analyzer: Callable[[str], list[str]]
+    idf: np.ndarray | None = None        # hashed TF-IDF columns
+    vocabulary: dict[str, int] | None = None  # the counted column (signal tokens)
 
 
 class FastScorer:
     """``predict_proba`` of a fitted triage pipeline (see module doc)."""
 
-    def __init__(self, columns: list[tuple[Any, int, float]],
-                 scorers: list[tuple[list[tuple[int, np.ndarray]], np.ndarray]],
-                 final: LogisticRegression) -> None:
-        self.columns = columns        # (feature block, input column, weight), in output order
-        self.scorers = scorers        # per SVM: [(feature block, its coefficients)], intercept
-        self.final_coef = np.asarray(final.coef_, dtype=float)
-        self.final_intercept = np.asarray(final.intercept_, dtype=float)
+    def __init__(self, blocks: list[_Block], weights: list[np.ndarray], bias: np.ndarray) -> None:
+        self.hashed = [(b, w) for b, w in zip(blocks, weights, strict=True) if b.vocabulary is None]
+        self.counted = [(b, w) for b, w in zip(blocks, weights, strict=True) if b.vocabulary is not None]
+        self.bias = bias
+        widths = np.array([b.width for b, _ in self.hashed], dtype=np.int64)
+        self.widths = widths
+        self.offsets = np.concatenate([[0], np.cumsum(widths)[:-1]]).astype(np.int64)
+        self.hasher = FeatureHasher(n_features=int(widths.max()), input_type="string",
+                                    alternate_sign=False)
+        self.weight = np.vstack([w for _, w in self.hashed])      # (hashed width, classes)
+        self.idf = np.concatenate([b.idf for b, _ in self.hashed])
 
     @classmethod
     def from_pipeline(cls, pipeline: Any) -> FastScorer | None:
@@ -100,47 +80,68 @@ class FastScorer:
         ct, stack = pipeline.named_steps["features"], pipeline.named_steps["model"]
         if not isinstance(ct, ColumnTransformer) or not isinstance(stack, StackingClassifier):
             return None
-        columns = _feature_blocks(ct)
-        if columns is None:
+        blocks = _feature_blocks(ct)
+        if blocks is None or not any(b.vocabulary is None for b in blocks):
             return None
-        starts = np.cumsum([0] + [part.width for part, _, _ in columns])
+        widest = max(b.width for b in blocks if b.vocabulary is None)
+        if any(b.vocabulary is None and widest % b.width for b in blocks):
+            return None
+        starts = np.cumsum([0] + [b.width for b in blocks])
         width = int(starts[-1])
         final = stack.final_estimator_
         n_classes = len(stack.classes_)
         if stack.passthrough or not isinstance(final, LogisticRegression) or n_classes < 3 \
-                or any(m != "decision_function" for m in stack.stack_method_):
+                or any(m != "decision_function" for m in stack.stack_method_) \
+                or final.coef_.shape != (n_classes, n_classes * len(stack.estimators_)):
             return None
-        scorers: list[tuple[list[tuple[int, np.ndarray]], np.ndarray]] = []
-        for estimator in stack.estimators_:
+        # logits = sum over SVMs s of (X[:, slice_s] @ coef_s.T + intercept_s) @ F_s.T + f,
+        # where F_s is the combiner's block of coefficients for SVM s's scores.
+        combined = np.zeros((width, n_classes))
+        bias = np.asarray(final.intercept_, dtype=float).copy()
+        for s, estimator in enumerate(stack.estimators_):
             picked = _view_columns(estimator, width)
             svm = estimator.steps[-1][1] if isinstance(estimator, Pipeline) else None
             if picked is None or not isinstance(svm, LinearSVC) or svm.coef_.shape[0] != n_classes:
                 return None
             start, stop, step = picked.indices(width)
-            # Each SVM reads whole feature blocks: its coefficients are cut per block.
-            inside = [b for b in range(len(columns)) if start <= starts[b] and starts[b + 1] <= stop]
-            if step != 1 or not inside or starts[inside[0]] != start or starts[inside[-1] + 1] != stop \
-                    or svm.coef_.shape[1] != stop - start:
+            if step != 1 or svm.coef_.shape[1] != stop - start:
                 return None
-            coef = np.asarray(svm.coef_, dtype=float)
-            parts = [(b, np.ascontiguousarray(coef[:, starts[b] - start:starts[b + 1] - start].T))
-                     for b in inside]
-            scorers.append((parts, np.asarray(svm.intercept_, dtype=float)))
-        if final.coef_.shape != (n_classes, n_classes * len(scorers)):
-            return None
-        return cls(columns, scorers, final)
+            f_s = np.asarray(final.coef_[:, s * n_classes:(s + 1) * n_classes], dtype=float)
+            combined[start:stop] += np.asarray(svm.coef_, dtype=float).T @ f_s.T
+            bias += np.asarray(svm.intercept_, dtype=float) @ f_s.T
+        weights = [combined[starts[i]:starts[i + 1]] * b.weight for i, b in enumerate(blocks)]
+        return cls(blocks, weights, bias)
 
     def predict_proba(self, rows: Sequence[Sequence[str]]) -> np.ndarray:
-        blocks = [weight * part.transform([r[col] for r in rows]) for part, col, weight in self.columns]
-        scores = [sum(blocks[b] @ coef for b, coef in parts) + intercept for parts, intercept in self.scorers]
-        logits = np.hstack(scores) @ self.final_coef.T + self.final_intercept
+        n, per = len(rows), len(self.hashed)
+        # Every hashed column of every row is one "document" of one FeatureHasher
+        # call: document i * per + j is row i's column j.
+        docs = (block.analyzer(r[block.column]) for r in rows for block, _ in self.hashed)
+        x = self.hasher.transform(docs)
+        doc = np.repeat(np.arange(n * per), np.diff(x.indptr))
+        part = doc % per
+        x = csr_matrix((x.data, x.indices % self.widths[part] + self.offsets[part], x.indptr),
+                       shape=(n * per, self.weight.shape[0]))
+        x.sum_duplicates()          # n-grams that meet only in a narrower column
+        doc = np.repeat(np.arange(n * per), np.diff(x.indptr))
+        data = np.log(x.data) + 1.0  # sublinear TF
+        data *= self.idf[x.indices]
+        lengths = np.sqrt(np.bincount(doc, weights=data ** 2, minlength=n * per))
+        lengths[lengths == 0.0] = 1.0
+        x.data = data / lengths[doc]
+        logits = (x @ self.weight).reshape(n, per, -1).sum(axis=1) + self.bias
+        for block, weight in self.counted:
+            for i, r in enumerate(rows):
+                seen = {block.vocabulary[t] for t in block.analyzer(r[block.column]) if t in block.vocabulary}
+                if seen:
+                    logits[i] += weight[sorted(seen)].sum(axis=0)
         return softmax(logits, axis=1)
 
 
-def _feature_blocks(ct: ColumnTransformer) -> list[tuple[Any, int, float]] | None:
+def _feature_blocks(ct: ColumnTransformer) -> list[_Block] | None:
     """The fitted feature columns of ``ct`` in output order, or None."""
     weights = ct.transformer_weights or {}
-    columns: list[tuple[Any, int, float]] = []
+    blocks: list[_Block] = []
     for name, trans, col in ct.transformers_:
         if name == "remainder":
             if trans != "drop":
@@ -148,19 +149,22 @@ def _feature_blocks(ct: ColumnTransformer) -> list[tuple[Any, int, float]] | Non
             continue
         if not isinstance(col, int):
             return None
+        weight = float(weights.get(name, 1.0))
         if isinstance(trans, Pipeline) and [n for n, _ in trans.steps] == ["hash", "tfidf"] \
                 and isinstance(trans.steps[0][1], HashingVectorizer) \
                 and isinstance(trans.steps[1][1], TfidfTransformer):
-            hv = trans.steps[0][1]
-            if hv.binary or hv.norm is not None or hv.alternate_sign:
+            hv, tfidf = trans.steps[0][1], trans.steps[1][1]
+            if hv.binary or hv.norm is not None or hv.alternate_sign or hv.dtype is not np.float64 \
+                    or not tfidf.use_idf or not tfidf.sublinear_tf or tfidf.norm != "l2":
                 return None
-            part: Any = _Hashed(hv, trans.steps[1][1])
-        elif type(trans) is CountVectorizer:
-            part = _Counted(trans)
+            blocks.append(_Block(col, hv.n_features, weight, hv.build_analyzer(),
+                                 idf=np.asarray(tfidf.idf_, dtype=float)))
+        elif type(trans) is CountVectorizer and trans.binary:
+            blocks.append(_Block(col, len(trans.vocabulary_), weight, trans.build_analyzer(),
+                                 vocabulary=dict(trans.vocabulary_)))
         else:
             return None
-        columns.append((part, col, float(weights.get(name, 1.0))))
-    return columns
+    return blocks
 
 
 def _identity(transformer: Any) -> bool:
