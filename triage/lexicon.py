@@ -13,6 +13,10 @@ import re
 
 # Text is lower-cased once before matching: case-sensitive patterns are several
 # times faster than re.I ones, and every pattern here is written in lower case.
+# Lists that start with a word start at a word boundary ("kill" must not fire in
+# "skills", nor "burn" in "Blackburn"); the leading \b also lets the regex engine
+# skip most positions, which halves the time of the longest lists. Lists with a
+# "n't" alternative ("don't want") cannot take it.
 _FLAGS = 0
 
 _INSULT = (
@@ -32,38 +36,38 @@ _DIRECTED = re.compile(
 )
 _INSULT_RE = re.compile(rf"\b({_INSULT})\b", _FLAGS)
 _THREAT = re.compile(
-    r"where you live|find (out )?where|your (home|house|address|family|kids|children|wife|husband)|"
+    r"\b(?:where you live|find (out )?where|your (home|house|address|family|kids|children|wife|husband)|"
     r"(come|turn up|coming|visit|waiting|wait) (down )?(to|at|outside|for you at|round to)( your| the)? "
     r"(office|building|door|reception|home)|outside your (office|building|door|home)|"
     r"(you|you'll|you will|u will) (regret|be sorry|pay for)|watch your back|i know people|"
     r"(hurt|kill|burn|smash|torch|sort (you|them) out)|consequences for you|something (bad )?"
     r"(to )?happen(s)? to|wrong hands|long memor(y|ies)|dox\w*|(post|publish|share|put) (your|their|"
     r"staff|the officer'?s?) (names?|details|address|photos?)|online for everyone|"
-    r"i will (find|come|make you)|you have been warned|last warning|be afraid|not (be )?safe",
+    r"i will (find|come|make you)|you have been warned|last warning|be afraid|not (be )?safe)",
     _FLAGS,
 )
 _DISCRIMINATION = re.compile(
-    r"p\*+ki|typical (woman|women|female)|speak (proper )?english|go back to (your|where)|"
+    r"\b(?:p\*+ki|typical (woman|women|female)|speak (proper )?english|go back to (your|where)|"
     r"your (sort|kind|people)|foreigners?|immigrants? like you|(stupid|silly) (girl|woman|little)|"
     r"love\b.{0,20}\bdear|sweetheart|darling|your accent|headscarf|pronouns|woke|"
-    r"(jew|muslim|catholic|gay|trans)\w* (lover|loving|agenda)",
+    r"(jew|muslim|catholic|gay|trans)\w* (lover|loving|agenda))",
     _FLAGS,
 )
 _HARASS = re.compile(
-    r"\b(\d+|tenth|twelfth|fifteenth|twentieth)(st|nd|rd|th)? (e-?mail|message|time|call)s? "
+    r"\b(?:\b(\d+|tenth|twelfth|fifteenth|twentieth)(st|nd|rd|th)? (e-?mail|message|time|call)s? "
     r"(today|this (week|morning))|every (hour|day|ten minutes|\d+ minutes)|(ring|call|email|e-mail) "
     r"(you )?(every|again and again|until)|i will keep|until (someone|you) (answers?|replies?|responds?)|"
     r"within the hour|by (close of business|5pm|noon) today|i demand|i insist|copied to|cc'?d? (in )?"
-    r"(every|all)|sack(ed)?|fire (her|him|them|the officer)|disciplin\w+",
+    r"(every|all)|sack(ed)?|fire (her|him|them|the officer)|disciplin\w+)",
     _FLAGS,
 )
 _REVIEW = re.compile(
-    r"\breview\b|\bappeal\w*|re-?consider\w*|look (at (this|it|my complaint) )?again|re-?examin\w+|"
+    r"\b(?:\breview\b|\bappeal\w*|re-?consider\w*|look (at (this|it|my complaint) )?again|re-?examin\w+|"
     r"escalat\w+|challeng\w+|overturn\w*|(dis)?agree with (your|the|this) (decision|outcome|ruling|finding)|"
     r"(do not|don't|cannot|can't|won't) accept (your|the|this) (decision|outcome|ruling|finding|view)|"
     r"decision (is|was) (wrong|flawed|unfair|perverse|incorrect|mistaken)|flawed|complaints reviewer|"
     r"take (this|it|my complaint|the matter) further|someone (more )?senior|(above|over) (you|your head)|"
-    r"(your|the) (officer|decision|committee) (got it wrong|was wrong|failed)|re-?open\w*|second look",
+    r"(your|the) (officer|decision|committee) (got it wrong|was wrong|failed)|re-?open\w*|second look)",
     _FLAGS,
 )
 _NON_MEMBER = re.compile(
@@ -193,14 +197,14 @@ _WEAK_INSULT = re.compile(
 _STRONG_RE = re.compile(rf"\b({_STRONG_INSULT})(?!\w)", _FLAGS)
 # Talking down to the reader: insults without a rude word.
 _CONDESCEND = re.compile(
-    r"smaller words|more slowly|ask a grown[- ]?up|(finished|left|went to) (secondary |primary )?school|"
+    r"\b(?:smaller words|more slowly|ask a grown[- ]?up|(finished|left|went to) (secondary |primary )?school|"
     r"(a|one|single) brain ?cell|(legal )?understanding of a \w+|first[- ]year \w+ student|"
     r"suited to (work|the job|this job)|in the wrong job|not fit (for|to)|should be (sacked|fired|"
     r"ashamed|embarrassed|put out)|put out to (grass|pasture)|learn(t|ed)? (how )?to (read|double-click|"
     r"count|spell)|can(not|'t) even (read|count|spell)|never worked (in|a day)|thanks for nothing|"
     r"go (and )?(touch grass|f\w*|to hell|jump)|stick (it|your \w+) up|up your (a\w*|backside)|"
     r"drop dead|choke on|rot in hell|hope (you|he|she|they) (die|choke|rot|get)|"
-    r"hit by a (bus|car|train|lorry)|(you|you lot|yous) are (a |an )?(joke|disgrace|waste)",
+    r"hit by a (bus|car|train|lorry)|(you|you lot|yous) are (a |an )?(joke|disgrace|waste))",
     _FLAGS,
 )
 _AT_READER = re.compile(
@@ -214,9 +218,9 @@ _AT_PRESS = re.compile(
     _FLAGS,
 )
 _NOT_AT_READER = re.compile(
-    r"(not|isn't|is not|wasn't|never) (aimed|directed|meant|personal|at you)|no offence|"
+    r"\b(?:(not|isn't|is not|wasn't|never) (aimed|directed|meant|personal|at you)|no offence|"
     r"not your fault|not blaming you|i know (you're|you are) (just|only) doing|"
-    r"(nothing|not anything) (personal|against you)|sorry (to|for) (swear|the language)",
+    r"(nothing|not anything) (personal|against you)|sorry (to|for) (swear|the language))",
     _FLAGS,
 )
 _THREAT_MORE = re.compile(
@@ -238,10 +242,10 @@ _THREAT_MORE = re.compile(
     _FLAGS,
 )
 _PREJUDICE_MORE = re.compile(
-    r"off the boat|proper english|english person|speak english|with a name like|"
+    r"\b(?:off the boat|proper english|english person|speak english|with a name like|"
     r"(check|clear it) with (the|his|her) (imam|rabbi|priest|mosque)|(people|person) of (her|his|that|"
     r"your) (faith|religion|colour|race|sort|kind)|(her|his|your) (faith|religion|race|colour|accent|"
-    r"headscarf|turban|hijab)|foreigners?|(typical|stupid|silly) (woman|girl|little|foreigner)",
+    r"headscarf|turban|hijab)|foreigners?|(typical|stupid|silly) (woman|girl|little|foreigner))",
     _FLAGS,
 )
 # Not a complaint about the content: comments, copyright, taste, coverage.
