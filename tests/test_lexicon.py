@@ -44,3 +44,11 @@ def test_sentences_split_on_punctuation_paragraphs_and_bullets():
 
 def test_non_members_are_named_as_written_once_each():
     assert non_members_named("The BBC and ITV, then the BBC again on Sky News.") == ["BBC", "ITV", "Sky News"]
+
+
+def test_words_with_an_everyday_sense_count_only_in_the_lists_sense():
+    everyday = ("I was passed over for promotion. Ticket sales for our gig dipped. He was charged with "
+                "assault. They cancelled the tour.")
+    assert lexicon_tokens(everyday) == []
+    service = "Please cancel my direct debit: you charged me twice. Your ticket number is 5. It is a paid promotion."
+    assert {"lex_customer", "lex_automated", "lex_advert"} <= set(lexicon_tokens(service))

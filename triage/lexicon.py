@@ -77,13 +77,18 @@ _NON_MEMBER = re.compile(
     r"documentary|episode|impress)\b",
     _FLAGS,
 )
-_ADVERT = re.compile(r"\b(advert\w*|advertis\w+|\bads?\b|asa|sponsored|promotion|promoted|"
-                     r"advertorial|commercial)\b", _FLAGS)
+# Words with a second, everyday sense ("passed over for promotion", "ticket sales",
+# "he was charged with", "cancelled the gig") count only in the sense the list is about.
+_ADVERT = re.compile(r"\b(advert\w*|advertis\w+|\bads?\b|asa|sponsored|(paid|sales|special) promotion|"
+                     r"promoted (post|tweet|content|listing)|advertorial|commercial (break|content))\b",
+                     _FLAGS)
 _SOCIAL = re.compile(r"\b(facebook|twitter|tweet\w*|x\.com|instagram|tiktok|snapchat|reddit|"
                      r"whatsapp|nextdoor|influencer|social media post|my neighbour'?s? post)\b", _FLAGS)
 _CUSTOMER = re.compile(
-    r"\b(deliver(y|ed|ies)|paper ?(boy|girl|round)|newsagent|subscri\w+|cancel\w*|refund\w*|"
-    r"billing|billed|direct debit|charged|renewal|competition|prize|voucher|puzzle|crossword|"
+    r"\b(deliver(y|ed|ies)|paper ?(boy|girl|round)|subscri\w+|cancel\w* (my|the|our|a) (order|"
+    r"paper|delivery|direct debit|membership|account)|refund\w*|"
+    r"billing|billed|direct debit|(over)?charged (me|us|twice|for)|renewal|competition|prize|voucher|"
+    r"puzzle|crossword|"
     r"sudoku|paywall|app (crash|keeps)|customer (service|services)|price (rise|increase))\b",
     _FLAGS,
 )
@@ -127,7 +132,8 @@ _AUTOMATED = re.compile(
     r"back (in the office )?on|limited access to (email|e-mail)|no longer (work|with|at)|"
     r"not (being )?monitored|do not reply|no-?reply|automated|automatic(ally)?|auto-?reply|"
     r"delivery (has )?failed|undeliver\w+|could not be delivered|mailbox (is )?(full|unavailable)|"
-    r"ticket|request (number|#)|unsubscribe|newsletter|webinar|password|verification code|"
+    r"(support |your )?ticket (number|no|ref\w*|id|#)|request (number|#)|unsubscribe|newsletter|webinar|"
+    r"password|verification code|"
     r"security code|confirm (your|that you)|this is an automated|do not respond|sent automatically)\b",
     _FLAGS,
 )
