@@ -52,3 +52,14 @@ def test_words_with_an_everyday_sense_count_only_in_the_lists_sense():
     assert lexicon_tokens(everyday) == []
     service = "Please cancel my direct debit: you charged me twice. Your ticket number is 5. It is a paid promotion."
     assert {"lex_customer", "lex_automated", "lex_advert"} <= set(lexicon_tokens(service))
+
+
+def test_veiled_threats_and_demeaning_remarks_at_staff_are_read():
+    assert "lex_s_threat" in sentence_tokens("", "I gather you live in Didsbury. I'm sure we'll run into each other.")
+    assert "lex_s_threat" in sentence_tokens("", "My brother-in-law is a bailiff and he's been given your name.")
+    assert "lex_s_prejudice" in sentence_tokens("", "You have a very sexy voice. Be a good girl and sort it.")
+    assert "lex_s_insult_reader" in sentence_tokens("", "Thanks for nothing, you overpromoted receptionist.")
+    assert "lex_s_insult_reader" in sentence_tokens("For whichever halfwit signed this", "See attached.")
+    # The same words about the people in a story are not aimed at staff.
+    story = "The article said she lives in Leeds. The reporter went past my house twice."
+    assert not {"lex_s_threat", "lex_s_prejudice"} & set(sentence_tokens("", story))

@@ -210,12 +210,14 @@ _CONDESCEND = re.compile(
     r"count|spell)|can(not|'t) even (read|count|spell)|never worked (in|a day)|thanks for nothing|"
     r"go (and )?(touch grass|f\w*|to hell|jump)|stick (it|your \w+) up|up your (a\w*|backside)|"
     r"drop dead|choke on|rot in hell|hope (you|he|she|they) (die|choke|rot|get)|"
-    r"hit by a (bus|car|train|lorry)|(you|you lot|yous) are (a |an )?(joke|disgrace|waste))",
+    r"hit by a (bus|car|train|lorry)|reading age|over-?promoted|(qualified|proper|real) adult|"
+    r"(since|when) you were in nappies|back to school|(you|you lot|yous) are (a |an )?(joke|disgrace|waste))",
     _FLAGS,
 )
 _AT_READER = re.compile(
     r"\b(you|your|yours|yourself|yourselves|u|ur|ye|yous|ipso|officers?|staff|caseworkers?|"
-    r"reviewer|assessor|whoever|colleagues?|employees?|team|the lot of you|he|she|him|her|his)\b",
+    r"reviewer|assessor|whoever|whichever|the (young )?(man|woman|lady|girl|lad|chap|person) who|"
+    r"colleagues?|employees?|team|the lot of you|he|she|him|her|his)\b",
     _FLAGS,
 )
 _AT_PRESS = re.compile(
@@ -244,14 +246,27 @@ _THREAT_MORE = re.compile(
     r"connection request|(pop|come|go|going) round|knock on (the|your|her|his) door|"
     r"(road|street|house|town|where) (she|he|you|they) lives?\b|what (her|his|your) (car|house|kids?) "
     r"looks? like|(your|their) (kids|children|wife|husband|family) (know|will|are)|"
-    r"(you|they|he|she) (should|had better|better) (be careful|watch))\b",
+    r"(you|they|he|she) (should|had better|better) (be careful|watch)|"
+    # turning up, watching, being found
+    r"(drove|drive|driving|walked|went|going|go|been) (past|by) (your|his|her|their|\w+'s) "
+    r"(house|home|place|flat|office|garden)|(bump|bumped|run|ran|running) into (you|him|her|each other|"
+    r"the officer)|(gather|hear|heard|know|noticed|see) (that )?(you|he|she) lives?|"
+    r"(been given|passed on|handed|got hold of) (your|his|her) (name|address|details|number)|"
+    r"(good at|at) finding people|track (you|him|her) down|followed (you|him|her) on|"
+    r"what (you|he|she) (do|does) and where|dark (car park|alley|street|lane)|"
+    # violence by euphemism
+    r"dental work|thrashing|a (slap|smack|clip round)|put my (foot|fist|boot)|"
+    r"deal with (pests|people like)|my lads)\b",
     _FLAGS,
 )
 _PREJUDICE_MORE = re.compile(
     r"\b(?:off the boat|proper english|english person|speak english|with a name like|"
     r"(check|clear it) with (the|his|her) (imam|rabbi|priest|mosque)|(people|person) of (her|his|that|"
     r"your) (faith|religion|colour|race|sort|kind)|(her|his|your) (faith|religion|race|colour|accent|"
-    r"headscarf|turban|hijab)|foreigners?|(typical|stupid|silly) (woman|girl|little|foreigner))",
+    r"headscarf|turban|hijab)|foreigners?|(typical|stupid|silly) (woman|girl|little|foreigner)|"
+    r"sexy|good girl|young lady|little lady|girlie|pretty (little )?head|(state|colour) of (her|your) "
+    r"nails|(back to|in) the kitchen|disgrace to (her|his|your) sex|sounds? like a (bloke|man|woman)|"
+    r"time of the month|hormon\w+|send me a (photo|picture)|put a face to|bet you look)",
     _FLAGS,
 )
 # Not a complaint about the content: comments, copyright, taste, coverage.
