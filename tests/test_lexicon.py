@@ -63,3 +63,11 @@ def test_veiled_threats_and_demeaning_remarks_at_staff_are_read():
     # The same words about the people in a story are not aimed at staff.
     story = "The article said she lives in Leeds. The reporter went past my house twice."
     assert not {"lex_s_threat", "lex_s_prejudice"} & set(sentence_tokens("", story))
+
+
+def test_which_side_a_representative_writes_for():
+    for_complainant = "We act for Ms Delaney and are instructed to withdraw her complaint."
+    for_paper = "We act for the Daily Mail. The complainant's account is wrong and we stand by our article."
+    assert "lex_complainant_side" in lexicon_tokens(for_complainant)
+    assert "lex_complainant_side" not in lexicon_tokens(for_paper)
+    assert "lex_complainant_side" in lexicon_tokens("I write on behalf of my constituents, Mr and Mrs Baird.")

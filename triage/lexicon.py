@@ -119,6 +119,17 @@ _FOLLOWUP_VOICE = re.compile(
     r"they (replied|responded|offered|sent)|my reference|case (number|ref))\b",
     _FLAGS,
 )
+# Lawyers, MPs' caseworkers and relatives write for complainants too; "our client"
+# alone does not tell which side a letter is on.
+_COMPLAINANT_SIDE = re.compile(
+    r"\b((our|my) client'?s (complaint|concerns?)|complaint (made|brought|lodged) by (our|my) client|"
+    r"(withdraw|pursue|continue with) (her|his|their|our client'?s?|the) complaint|"
+    r"(accept|reject|consider)s? the (publication|newspaper|paper|editor|title)'?s? (offer|proposal|"
+    r"response|reply|wording)|on behalf of (my|our|her|his) (client|constituents?|son|daughter|mother|"
+    r"father|husband|wife|partner|family|members?)|constituents?|(signed |letter of )?(mandate|authority)"
+    r" (to act|from (her|him|them|my|our))|instructed (by|to withdraw))\b",
+    _FLAGS,
+)
 _NEW_VOICE = re.compile(
     r"\b(i (wish|want|would like) to (make a )?complain\w*|make a complaint|formal complaint|"
     r"(the|this|an|your) (article|headline|story|piece|report|photo\w*|picture|image|caption|"
@@ -151,6 +162,7 @@ _GROUPS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("lex_otherbody", _OTHER_BODY),
     ("lex_pubvoice", _PUBLICATION_VOICE),
     ("lex_followup", _FOLLOWUP_VOICE),
+    ("lex_complainant_side", _COMPLAINANT_SIDE),
     ("lex_newvoice", _NEW_VOICE),
     ("lex_automated", _AUTOMATED),
 )

@@ -159,7 +159,7 @@ class PublicationIndex:
                 if p is None:
                     continue
                 if key[-1] in _AMBIGUOUS and (n == 1 or key == ("the", key[-1])) \
-                        and not _titled(original, i + n - 1):
+                        and not _titled(original, i + n - 1, words):
                     continue
                 seen.setdefault(p.name, p)
                 break
@@ -175,6 +175,18 @@ _AMBIGUOUS = frozenset({"metro", "times", "star", "express", "mirror", "echo", "
 _NAME_WORD = re.compile(r"[A-Za-z0-9&!']+")
 
 
-def _titled(words: list[str], i: int) -> bool:
-    """An ordinary word used as a title: capitalised, after "the" ("the Echo")."""
-    return i > 0 and words[i - 1].lower() == "the" and words[i][:1].isupper()
+# Words that, after a capitalised ordinary word, make it a title: "Times columnist".
+_MEDIA_NOUNS = frozenset({
+    "article", "articles", "column", "columns", "columnist", "headline", "headlines", "story",
+    "stories", "piece", "report", "reporter", "reporters", "journalist", "journalists", "editor",
+    "editors", "website", "online", "newspaper", "paper", "photographer", "feature", "obituary",
+    "interview", "editorial", "front", "coverage", "writer", "correspondent", "newsdesk", "readers",
+})
+
+
+def _titled(words: list[str], i: int, lower: list[str]) -> bool:
+    """An ordinary word used as a title: capitalised, after "the" ("the Echo") or
+    before a word about the press ("Metro column", "Spectator article")."""
+    if not words[i][:1].isupper():
+        return False
+    return (i > 0 and lower[i - 1] == "the") or (i + 1 < len(lower) and lower[i + 1] in _MEDIA_NOUNS)
