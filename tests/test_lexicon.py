@@ -50,6 +50,8 @@ def test_words_with_an_everyday_sense_count_only_in_the_lists_sense():
     everyday = ("I was passed over for promotion. Ticket sales for our gig dipped. He was charged with "
                 "assault. They cancelled the tour.")
     assert lexicon_tokens(everyday) == []
+    assert lexicon_tokens("This still hurts. I kept your address from last year.") == []
+    assert "lex_threat" in lexicon_tokens("I know your house and I will hurt you.")
     service = "Please cancel my direct debit: you charged me twice. Your ticket number is 5. It is a paid promotion."
     assert {"lex_customer", "lex_automated", "lex_advert"} <= set(lexicon_tokens(service))
 

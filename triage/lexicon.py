@@ -36,11 +36,13 @@ _DIRECTED = re.compile(
 )
 _INSULT_RE = re.compile(rf"\b({_INSULT})\b", _FLAGS)
 _THREAT = re.compile(
-    r"\b(?:where you live|find (out )?where|your (home|house|address|family|kids|children|wife|husband)|"
+    r"\b(?:where you live|find (out )?where|(know|found|find|got|have|seen) your (home|house|family|kids|"
+    r"children|wife|husband|car)|your (home|house) address|"
     r"(come|turn up|coming|visit|waiting|wait) (down )?(to|at|outside|for you at|round to)( your| the)? "
     r"(office|building|door|reception|home)|outside your (office|building|door|home)|"
     r"(you|you'll|you will|u will) (regret|be sorry|pay for)|watch your back|i know people|"
-    r"(hurt|kill|burn|smash|torch|sort (you|them) out)|consequences for you|something (bad )?"
+    r"(hurt|kill|burn|smash|torch|sort out|deal with) (you|him|her|them|your|someone|somebody|the officer)|"
+    r"sort (you|them) out|consequences for you|something (bad )?"
     r"(to )?happen(s)? to|wrong hands|long memor(y|ies)|dox\w*|(post|publish|share|put) (your|their|"
     r"staff|the officer'?s?) (names?|details|address|photos?)|online for everyone|"
     r"i will (find|come|make you)|you have been warned|last warning|be afraid|not (be )?safe)",
@@ -276,7 +278,7 @@ _PREJUDICE_MORE = re.compile(
     r"(check|clear it) with (the|his|her) (imam|rabbi|priest|mosque)|(people|person) of (her|his|that|"
     r"your) (faith|religion|colour|race|sort|kind)|(her|his|your) (faith|religion|race|colour|accent|"
     r"headscarf|turban|hijab)|foreigners?|(typical|stupid|silly) (woman|girl|little|foreigner)|"
-    r"sexy|good girl|young lady|little lady|girlie|pretty (little )?head|(state|colour) of (her|your) "
+    r"sexy|good girl|little lady|girlie|pretty (little )?head|(state|colour) of (her|your) "
     r"nails|(back to|in) the kitchen|disgrace to (her|his|your) sex|sounds? like a (bloke|man|woman)|"
     r"time of the month|hormon\w+|send me a (photo|picture)|put a face to|bet you look)",
     _FLAGS,
