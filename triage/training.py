@@ -156,7 +156,10 @@ _VIEWS: tuple[tuple[str, int, int, dict[str, Any]], ...] = (
     ("quoted", 2, 14, {}),
     ("ends", 4, 15, {"ngram_range": (1, 2)}),
 )
-_WEIGHTS = {"subject": 0.5, "new_words": 1.0, "new_chars": 1.0, "quoted": 0.35, "signals": 0.15, "ends": 0.5}
+# Weights of each view in the SVM that sees them all. The signal tokens went from
+# 0.15 to 0.5 once the sentence-level word lists became reliable: grouped CV mean
+# over six fold seeds 0.9309 -> 0.9331 (0.3 gave 0.9325, 0.8 gave 0.9334).
+_WEIGHTS = {"subject": 0.5, "new_words": 1.0, "new_chars": 1.0, "quoted": 0.35, "signals": 0.5, "ends": 0.5}
 
 
 def _svm() -> LinearSVC:
