@@ -25,6 +25,15 @@ def test_upgrade_creates_schema_and_is_repeatable(database_url):
     db.dispose()
 
 
+def test_a_missing_sqlite_folder_is_reported_as_no_database(tmp_path):
+    db = Store(f"sqlite:///{tmp_path}/not-yet/triage.db")
+    with pytest.raises(StoreError, match=r"no database at .*not-yet/triage.db: run 'triage init'"):
+        db.check_schema()
+    db.upgrade()
+    db.check_schema()
+    db.dispose()
+
+
 def _allocate(url: str, n: int, queue) -> None:
     db = Store(url)
     got = []

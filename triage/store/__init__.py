@@ -98,6 +98,8 @@ class Store:
         """Raise StoreError when the database has not been initialised or is outdated."""
         from alembic.script import ScriptDirectory
 
+        if self.url.startswith("sqlite:///") and not Path(self.url[len("sqlite:///"):]).parent.is_dir():
+            raise StoreError(f"no database at {self.url[len('sqlite:///'):]}: run 'triage init'")
         try:
             current = self.revision()
         except DBAPIError as exc:
