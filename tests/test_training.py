@@ -50,13 +50,27 @@ def test_round_trip_train_evaluate_promote_rollback(small_data, tmp_path):
     assert {"python", "sklearn", "skops", "numpy"} <= set(card["environment"])
     assert 0 <= card["evaluation"]["held_out"]["macro_f1"] <= 1 and "ece" in card["evaluation"]["held_out"]
 
+    # v0001 was trained on every example, so the same data gives it nothing unseen to be
+    # compared on: scoring it on its own training mail would make any candidate look worse.
+    assert len(training.trained_on(models, "v0001")) == len(ds)
     second = training.train(training.load_directory(small_data, LIMITS), PUBS, models)
-    assert second.version == "v0002" and second.current_f1 is not None
-    assert second.promoted == (second.candidate_f1 >= second.current_f1)
+    assert second.version == "v0002" and not second.promoted and second.current_f1 is None
+    assert "nothing it has not seen" in second.message
+    # New examples (here: more files from training_data/) are what the two are compared on.
+    more = training.load_directory(small_data, LIMITS)
+    extra = [p for cat in CATEGORIES for p in sorted((ROOT / "training_data" / cat).glob("*.eml"))[5::11][:6]]
+    training.add_examples(more, [(p.read_bytes(), p.parent.name, str(p)) for p in extra], LIMITS)
+    third = training.train(more, PUBS, models)
+    assert third.version == "v0003" and third.current_f1 is not None
+    assert "held-out examples v0001 was not trained on" in third.message
+    assert third.promoted == (third.candidate_f1 >= third.current_f1)
     training.promote(models, "v0002")
     assert read_registry(models)["active"] == "v0002"
-    assert training.rollback(models) == "v0001"
-    assert Classifier.load(models, PUBS).version == "v0001"
+    history = read_registry(models)["history"]
+    assert history == (["v0001", "v0003", "v0002"] if third.promoted else ["v0001", "v0002"])
+    for previous in reversed(history[:-1]):
+        assert training.rollback(models) == previous
+        assert Classifier.load(models, PUBS).version == previous
     with pytest.raises(ModelError, match="no earlier model"):
         training.rollback(models)
 

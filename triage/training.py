@@ -356,8 +356,23 @@ def next_version(model_dir: Path) -> str:
     return f"v{(max(taken) + 1 if taken else 1):04d}"
 
 
-def save_model(model_dir: Path, pipeline: Pipeline, card: dict[str, Any]) -> str:
-    """Write ``pipeline`` and its card as a new version; returns the version."""
+def trained_on(model_dir: Path, version: str) -> set[str] | None:
+    """SHA-256 digests of the messages ``version`` was trained on (None for a model
+    saved before versions recorded them)."""
+    path = model_dir / version / _TRAINED_ON
+    try:
+        return set(path.read_text().split())
+    except OSError:
+        return None
+
+
+_TRAINED_ON = "trained_on.txt"
+
+
+def save_model(model_dir: Path, pipeline: Pipeline, card: dict[str, Any],
+               examples: Dataset | None = None) -> str:
+    """Write ``pipeline`` and its card as a new version, with the digests of the
+    messages it was trained on; returns the version."""
     import skops.io as sio
 
     model_dir.mkdir(parents=True, exist_ok=True)
@@ -369,6 +384,9 @@ def save_model(model_dir: Path, pipeline: Pipeline, card: dict[str, Any]) -> str
     card = {**card, "version": version, "sha256": file_sha256(path),
             "file_bytes": path.stat().st_size}
     (folder / "card.json").write_text(json.dumps(card, indent=2) + "\n")
+    if examples is not None:
+        digests = sorted({e.sha256 for e in examples.emails})
+        (folder / _TRAINED_ON).write_text("".join(f"{d}\n" for d in digests))
     return version
 
 
@@ -434,8 +452,8 @@ def train(ds: Dataset, pubs: PublicationIndex, model_dir: Path, *, force: bool =
     held = report(y_test, probs, CATEGORIES)
     # Thresholds come from mail the candidate never saw, as in production.
     threshold, per_class = choose_thresholds(y_test, probs, CATEGORIES)
-    say("evaluating the active model on the same held-out examples")
-    current_f1 = _current_f1(ds, test_idx, pubs, model_dir)
+    say("evaluating the active model on the held-out examples it was not trained on")
+    comparison = _compare_with_active(ds, test_idx, probs, pubs, model_dir)
     say("fitting the final model on all examples")
     final = fit(ds.rows, ds.labels)
     card = {
@@ -453,30 +471,67 @@ def train(ds: Dataset, pubs: PublicationIndex, model_dir: Path, *, force: bool =
         "estimator": "stacked LinearSVCs (all views and each view) + logistic regression, over "
                      "word/char TF-IDF and signal tokens",
     }
-    version = save_model(model_dir, final, card)
-    cand_f1 = held["macro_f1"]
-    if current_f1 is not None and cand_f1 < current_f1 and not force:
+    version = save_model(model_dir, final, card, examples=ds)
+    held_f1 = held["macro_f1"]
+    if comparison is None:
+        promote(model_dir, version)
+        return TrainResult(version, True, f"promoted {version}: held-out macro-F1 {held_f1:.3f} "
+                                          "(no active model to compare with)", held_f1, None)
+    if comparison.examples == 0 and not force:
+        msg = (f"kept the current model: {comparison.version} was trained on every one of the "
+               f"{len(test_idx)} held-out examples, so there is nothing it has not seen to compare "
+               f"{version} on (held-out macro-F1 {held_f1:.3f}); add examples or corrections, or use "
+               "--force to promote anyway")
+        return TrainResult(version, False, msg, held_f1, None)
+    cand_f1, current_f1 = comparison.candidate_f1, comparison.current_f1
+    on = (f"on the {comparison.examples} held-out examples {comparison.version} was not trained on"
+          if comparison.known else f"on the {comparison.examples} held-out examples (which "
+          f"{comparison.version} does not record whether it was trained on)")
+    if cand_f1 < current_f1 and not force:
         msg = (f"kept the current model: candidate {version} macro-F1 {cand_f1:.3f} is worse than "
-               f"{current_f1:.3f} on the same held-out split (use --force to promote anyway)")
+               f"{comparison.version}'s {current_f1:.3f} {on} (use --force to promote anyway)")
         return TrainResult(version, False, msg, cand_f1, current_f1)
     promote(model_dir, version)
-    was = f" (current {current_f1:.3f})" if current_f1 is not None else ""
-    return TrainResult(version, True, f"promoted {version}: held-out macro-F1 {cand_f1:.3f}{was}",
+    return TrainResult(version, True, f"promoted {version}: macro-F1 {cand_f1:.3f} against "
+                                      f"{comparison.version}'s {current_f1:.3f} {on}; "
+                                      f"on all {len(test_idx)} held out: {held_f1:.3f}",
                        cand_f1, current_f1)
 
 
-def _current_f1(ds: Dataset, test_idx: np.ndarray, pubs: PublicationIndex,
-                model_dir: Path) -> float | None:
-    """Macro-F1 of the active model on the held-out examples (None if there is none,
-    or it cannot be loaded any more, e.g. after a library upgrade)."""
+@dataclass
+class Comparison:
+    version: str            # the active model
+    examples: int           # held-out examples it was not trained on
+    known: bool             # whether it records what it was trained on
+    candidate_f1: float
+    current_f1: float
+
+
+def _compare_with_active(ds: Dataset, test_idx: np.ndarray, candidate_probs: np.ndarray,
+                         pubs: PublicationIndex, model_dir: Path) -> Comparison | None:
+    """Macro-F1 of the candidate and of the active model on the held-out examples
+    the active model was not trained on: a model scored on its own training mail
+    looks better than it is, and the final model is trained on everything. None
+    when there is no active model, or it cannot be loaded any more (e.g. after a
+    library upgrade)."""
     try:
         current = Classifier.load(model_dir, pubs)
     except ModelError:
         return None
-    verdicts = current.classify_many([ds.emails[i] for i in test_idx])
-    y = [ds.labels[i] for i in test_idx]
-    return float(f1_score(y, [v.category for v in verdicts], labels=list(CATEGORIES),
-                          average="macro", zero_division=0))
+    seen = trained_on(model_dir, current.version)
+    keep = [k for k, i in enumerate(test_idx) if seen is None or ds.emails[i].sha256 not in seen]
+    if not keep:
+        return Comparison(current.version, 0, True, 0.0, 0.0)
+    idx = [test_idx[k] for k in keep]
+    y = [ds.labels[i] for i in idx]
+    verdicts = current.classify_many([ds.emails[i] for i in idx])
+    cand = [CATEGORIES[j] for j in candidate_probs[keep].argmax(axis=1)]
+
+    def f1(predicted: Sequence[str]) -> float:
+        return float(f1_score(y, predicted, labels=sorted(set(y)), average="macro", zero_division=0))
+
+    return Comparison(current.version, len(idx), seen is not None, f1(cand),
+                      f1([v.category for v in verdicts]))
 
 
 def _data_hash(ds: Dataset) -> str:
