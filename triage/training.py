@@ -485,11 +485,11 @@ def train(ds: Dataset, pubs: PublicationIndex, model_dir: Path, *, force: bool =
         return TrainResult(version, False, msg, held_f1, None)
     cand_f1, current_f1 = comparison.candidate_f1, comparison.current_f1
     on = (f"on the {comparison.examples} held-out examples {comparison.version} was not trained on"
-          if comparison.known else f"on the {comparison.examples} held-out examples (which "
-          f"{comparison.version} does not record whether it was trained on)")
+          if comparison.known else f"on the {comparison.examples} held-out examples, which "
+          f"{comparison.version} may have been trained on (it does not record what it saw)")
     if cand_f1 < current_f1 and not force:
         msg = (f"kept the current model: candidate {version} macro-F1 {cand_f1:.3f} is worse than "
-               f"{comparison.version}'s {current_f1:.3f} {on} (use --force to promote anyway)")
+               f"{comparison.version}'s {current_f1:.3f} {on}; use --force to promote anyway")
         return TrainResult(version, False, msg, cand_f1, current_f1)
     promote(model_dir, version)
     return TrainResult(version, True, f"promoted {version}: macro-F1 {cand_f1:.3f} against "
