@@ -83,9 +83,8 @@ class FastScorer:
         blocks = _feature_blocks(ct)
         if blocks is None or not any(b.vocabulary is None for b in blocks):
             return None
-        widest = max(b.width for b in blocks if b.vocabulary is None)
-        if any(b.vocabulary is None and widest % b.width for b in blocks):
-            return None
+        if any(b.vocabulary is None and b.width & (b.width - 1) for b in blocks):
+            return None     # hashed widths must be powers of two (see module doc)
         starts = np.cumsum([0] + [b.width for b in blocks])
         width = int(starts[-1])
         final = stack.final_estimator_

@@ -356,6 +356,9 @@ def next_version(model_dir: Path) -> str:
     return f"v{(max(taken) + 1 if taken else 1):04d}"
 
 
+_TRAINED_ON = "trained_on.txt"
+
+
 def trained_on(model_dir: Path, version: str) -> set[str] | None:
     """SHA-256 digests of the messages ``version`` was trained on (None for a model
     saved before versions recorded them)."""
@@ -364,9 +367,6 @@ def trained_on(model_dir: Path, version: str) -> set[str] | None:
         return set(path.read_text().split())
     except OSError:
         return None
-
-
-_TRAINED_ON = "trained_on.txt"
 
 
 def save_model(model_dir: Path, pipeline: Pipeline, card: dict[str, Any],
