@@ -56,7 +56,7 @@ _DISCRIMINATION = re.compile(
     _FLAGS,
 )
 _HARASS = re.compile(
-    r"\b(?:\b(\d+|tenth|twelfth|fifteenth|twentieth)(st|nd|rd|th)? (e-?mail|message|time|call)s? "
+    r"\b(?:(\d+|tenth|twelfth|fifteenth|twentieth)(st|nd|rd|th)? (e-?mail|message|time|call)s? "
     r"(today|this (week|morning))|every (hour|day|ten minutes|\d+ minutes)|(ring|call|email|e-mail) "
     r"(you )?(every|again and again|until)|i will keep|until (someone|you) (answers?|replies?|responds?)|"
     r"within the hour|by (close of business|5pm|noon) today|i demand|i insist|copied to|cc'?d? (in )?"
@@ -64,7 +64,7 @@ _HARASS = re.compile(
     _FLAGS,
 )
 _REVIEW = re.compile(
-    r"\b(?:\breview\b|\bappeal\w*|re-?consider\w*|look (at (this|it|my complaint) )?again|re-?examin\w+|"
+    r"\b(?:review\b|appeal\w*|re-?consider\w*|look (at (this|it|my complaint) )?again|re-?examin\w+|"
     r"escalat\w+|challeng\w+|overturn\w*|(dis)?agree with (your|the|this) (decision|outcome|ruling|finding)|"
     r"(do not|don't|cannot|can't|won't) accept (your|the|this) (decision|outcome|ruling|finding|view)|"
     r"decision (is|was) (wrong|flawed|unfair|perverse|incorrect|mistaken)|flawed|complaints reviewer|"

@@ -61,6 +61,11 @@ class Store:
         except (SQLAlchemyError, ImportError, ValueError) as exc:
             raise StoreError(f"database.url: cannot use {_redact(url)}: {exc}") from None
 
+    @property
+    def _sqlite_file(self) -> Path | None:
+        """The file of an SQLite database, None for any other database."""
+        return Path(self.url[len("sqlite:///"):]) if self.url.startswith("sqlite:///") else None
+
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A session in one transaction: committed on success, rolled back on error."""
@@ -77,8 +82,8 @@ class Store:
         from alembic import command
         from alembic.config import Config as AlembicConfig
 
-        if self.url.startswith("sqlite:///"):
-            Path(self.url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        if self._sqlite_file is not None:
+            self._sqlite_file.parent.mkdir(parents=True, exist_ok=True)
         cfg = AlembicConfig()
         cfg.set_main_option("script_location", str(MIGRATIONS))
         cfg.attributes["engine"] = self.engine
@@ -98,8 +103,8 @@ class Store:
         """Raise StoreError when the database has not been initialised or is outdated."""
         from alembic.script import ScriptDirectory
 
-        if self.url.startswith("sqlite:///") and not Path(self.url[len("sqlite:///"):]).parent.is_dir():
-            raise StoreError(f"no database at {self.url[len('sqlite:///'):]}: run 'triage init'")
+        if self._sqlite_file is not None and not self._sqlite_file.parent.is_dir():
+            raise StoreError(f"no database at {self._sqlite_file}: run 'triage init'")
         try:
             current = self.revision()
         except DBAPIError as exc:
